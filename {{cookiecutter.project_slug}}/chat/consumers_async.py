@@ -1,0 +1,59 @@
+"""Websocket consumers (AsyncWebsocketConsumer). The wire protocol lives in protocol.py."""
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from . import protocol
+
+
+class EchoConsumer(AsyncWebsocketConsumer):
+    """``ws/echo/``: replies to each message with ``{"type": "echo", "message": ...}``."""
+
+    async def connect(self):
+{%- if cookiecutter.use_auth %}
+        if not self.scope["user"].is_authenticated:
+            await self.close()
+            return
+{%- endif %}
+        await self.accept()
+
+    async def receive(self, text_data=None, bytes_data=None):
+        try:
+            message = protocol.parse_frame(text_data)
+        except protocol.ProtocolError as error:
+            await self.send(text_data=protocol.encode(error.event()))
+            return
+        await self.send(text_data=protocol.encode(protocol.echo_event(message)))
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    """``ws/chat/<room_name>/``: relays each message to every member of the room.
+
+    Joins the room's channel-layer group on connect and leaves it on disconnect;
+    a message goes out with ``group_send`` and reaches every member, the sender
+    included, through ``chat_message``.
+    """
+
+    async def connect(self):
+        self.room_group_name = protocol.group_name(self.scope["url_route"]["kwargs"]["room_name"])
+{%- if cookiecutter.use_auth %}
+        if not self.scope["user"].is_authenticated:
+            await self.close()
+            return
+{%- endif %}
+        await self.channel_layer.group_add(self.room_group_name, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, close_code):
+        await self.channel_layer.group_discard(self.room_group_name, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        try:
+            message = protocol.parse_frame(text_data)
+        except protocol.ProtocolError as error:
+            await self.send(text_data=protocol.encode(error.event()))
+            return
+        event = protocol.chat_event(message, protocol.display_name(self.scope))
+        await self.channel_layer.group_send(self.room_group_name, event)
+
+    async def chat_message(self, event):
+        await self.send(text_data=protocol.encode(event))

@@ -1,0 +1,64 @@
+"""Websocket consumers (WebsocketConsumer). The wire protocol lives in protocol.py.
+
+Sync consumers run in a worker thread; channel-layer calls are coroutines, so
+they go through ``async_to_sync`` (Channels docs, "Channel Layers").
+"""
+
+from asgiref.sync import async_to_sync
+from channels.generic.websocket import WebsocketConsumer
+
+from . import protocol
+
+
+class EchoConsumer(WebsocketConsumer):
+    """``ws/echo/``: replies to each message with ``{"type": "echo", "message": ...}``."""
+
+    def connect(self):
+{%- if cookiecutter.use_auth %}
+        if not self.scope["user"].is_authenticated:
+            self.close()
+            return
+{%- endif %}
+        self.accept()
+
+    def receive(self, text_data=None, bytes_data=None):
+        try:
+            message = protocol.parse_frame(text_data)
+        except protocol.ProtocolError as error:
+            self.send(text_data=protocol.encode(error.event()))
+            return
+        self.send(text_data=protocol.encode(protocol.echo_event(message)))
+
+
+class ChatConsumer(WebsocketConsumer):
+    """``ws/chat/<room_name>/``: relays each message to every member of the room.
+
+    Joins the room's channel-layer group on connect and leaves it on disconnect;
+    a message goes out with ``group_send`` and reaches every member, the sender
+    included, through ``chat_message``.
+    """
+
+    def connect(self):
+        self.room_group_name = protocol.group_name(self.scope["url_route"]["kwargs"]["room_name"])
+{%- if cookiecutter.use_auth %}
+        if not self.scope["user"].is_authenticated:
+            self.close()
+            return
+{%- endif %}
+        async_to_sync(self.channel_layer.group_add)(self.room_group_name, self.channel_name)
+        self.accept()
+
+    def disconnect(self, close_code):
+        async_to_sync(self.channel_layer.group_discard)(self.room_group_name, self.channel_name)
+
+    def receive(self, text_data=None, bytes_data=None):
+        try:
+            message = protocol.parse_frame(text_data)
+        except protocol.ProtocolError as error:
+            self.send(text_data=protocol.encode(error.event()))
+            return
+        event = protocol.chat_event(message, protocol.display_name(self.scope))
+        async_to_sync(self.channel_layer.group_send)(self.room_group_name, event)
+
+    def chat_message(self, event):
+        self.send(text_data=protocol.encode(event))

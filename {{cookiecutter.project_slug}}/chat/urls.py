@@ -1,0 +1,11 @@
+from django.urls import path, re_path
+
+from . import views
+from .protocol import ROOM_NAME_PATTERN
+
+app_name = "chat"
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    re_path(rf"^chat/(?P<room_name>{ROOM_NAME_PATTERN})/$", views.room, name="room"),
+]
