@@ -54,7 +54,9 @@ def write_env_file(project_dir: Path) -> Path:
     """
     key = secrets.token_urlsafe(50)
     lines = (project_dir / ".env.example").read_text().splitlines()
-    filled = [f"DJANGO_SECRET_KEY={key}" if line == "DJANGO_SECRET_KEY=" else line for line in lines]
+    filled = [
+        f"DJANGO_SECRET_KEY={key}" if line == "DJANGO_SECRET_KEY=" else line for line in lines
+    ]
     env_file = project_dir / ".env"
     env_file.write_text("\n".join(filled) + "\n")
     env_file.chmod(0o600)
@@ -89,4 +91,4 @@ def main(context: dict) -> int:
 if __name__ == "__main__":
     # cookiecutter renders this file before running it; tojson keeps any
     # quote or backslash in an answer from breaking the Python source.
-    sys.exit(main(json.loads(r'''{{ cookiecutter | tojson }}''')))
+    sys.exit(main(json.loads(r"""{{ cookiecutter | tojson }}""")))

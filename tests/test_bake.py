@@ -1,0 +1,109 @@
+"""Every combination of options bakes a clean project whose own checks and tests pass."""
+
+import re
+import secrets
+from fnmatch import fnmatch
+from pathlib import Path
+
+from conftest import COOKIECUTTER_JSON, TEMPLATE_DIR
+
+SOURCE_DIR = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
+JINJA_LEFTOVER = re.compile(r"\{\{|\{%|%\}|\{#|#\}|cookiecutter")
+
+# Settings a production deployment sets (README: "Deploying").
+PRODUCTION_ENV = {
+    "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+    "DJANGO_DEBUG": "false",
+    "DJANGO_ALLOWED_HOSTS": "chat.example.com",
+    "DJANGO_SECURE_HSTS_SECONDS": "31536000",
+}
+
+
+def copied_verbatim(relative: Path) -> bool:
+    """True for files cookiecutter copies without rendering (Django templates, static files)."""
+    return any(
+        fnmatch(f"x/{relative}", pattern) for pattern in COOKIECUTTER_JSON["_copy_without_render"]
+    )
+
+
+def show(result) -> str:
+    return f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+
+
+def test_bake_keeps_only_what_the_options_use(baked_project):
+    root = baked_project.path
+    options = baked_project.combination
+    assert (root / "chat" / "consumers.py").is_file()
+    assert not list((root / "chat").glob("consumers_*.py"))
+    assert (root / "chat" / "templates" / "registration").is_dir() == options["use_auth"]
+    assert (root / "chat" / "layers.py").is_file() == (options["channel_layer"] == "in-memory")
+    pyproject = (root / "pyproject.toml").read_text()
+    assert ("channels-redis" in pyproject) == (options["channel_layer"] == "redis")
+
+
+def test_no_template_leftovers_and_tidy_text(baked_project):
+    root = baked_project.path
+    for path in baked_project.files:
+        relative = path.relative_to(root)
+        text = path.read_text()
+        if copied_verbatim(relative):
+            assert "cookiecutter" not in text, relative
+        elif relative.name != ".env":
+            assert not JINJA_LEFTOVER.search(text), f"{relative}: {JINJA_LEFTOVER.search(text)}"
+        if text:
+            assert text.endswith("\n") and not text.endswith("\n\n"), f"{relative}: end of file"
+        assert "\n\n\n\n" not in text, f"{relative}: more than two blank lines in a row"
+        lines = text.splitlines()
+        assert not [n for n, line in enumerate(lines, 1) if line != line.rstrip()], relative
+        if relative.suffix != ".py":
+            assert "\n\n\n" not in text, f"{relative}: two blank lines in a row"
+
+
+def test_django_templates_and_static_files_are_copied_intact(baked_project):
+    root = baked_project.path
+    copied = [p for p in baked_project.files if copied_verbatim(p.relative_to(root))]
+    assert copied
+    for path in copied:
+        relative = path.relative_to(root)
+        assert path.read_bytes() == (SOURCE_DIR / relative).read_bytes(), relative
+
+
+def test_env_file_holds_a_fresh_secret_key_and_is_ignored(baked_project):
+    root = baked_project.path
+    env_lines = dict(
+        line.split("=", 1) for line in (root / ".env").read_text().splitlines() if "=" in line
+    )
+    key = env_lines["DJANGO_SECRET_KEY"]
+    assert len(key) >= 50 and len(set(key)) >= 5
+    assert ".env" in (root / ".gitignore").read_text().splitlines()
+    for path in baked_project.files:
+        if path.name != ".env":
+            assert key not in path.read_text(), f"secret key leaked into {path.relative_to(root)}"
+    assert "DJANGO_SECRET_KEY=\n" in (root / ".env.example").read_text()
+
+
+def test_ruff_passes(baked_project):
+    for command in (["ruff", "check", "."], ["ruff", "format", "--check", "--diff", "."]):
+        result = baked_project.run(*command)
+        assert result.returncode == 0, show(result)
+
+
+def test_django_checks_pass(baked_project):
+    result = baked_project.run("python", "manage.py", "check", "--fail-level", "WARNING")
+    assert result.returncode == 0, show(result)
+    result = baked_project.run("python", "manage.py", "makemigrations", "--check", "--dry-run")
+    assert result.returncode == 0, show(result)
+
+
+def test_deploy_check_passes_with_production_settings(baked_project, tmp_path):
+    env = {**PRODUCTION_ENV, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    result = baked_project.run(
+        "python", "manage.py", "check", "--deploy", "--fail-level", "WARNING", env=env
+    )
+    assert result.returncode == 0, show(result)
+    assert "no issues" in result.stdout, show(result)
+
+
+def test_unit_tests_pass(baked_project):
+    result = baked_project.run("python", "-m", "pytest", "-p", "no:cacheprovider", timeout=900)
+    assert result.returncode == 0, show(result)

@@ -1,0 +1,213 @@
+"""The hooks as plain functions, and bad answers through a real bake."""
+
+import importlib.util
+import subprocess
+import sys
+
+import pytest
+from conftest import COMBINATIONS, COOKIECUTTER_JSON, TEMPLATE_DIR, combination_id, combinations
+from cookiecutter.exceptions import FailedHookException
+from cookiecutter.main import cookiecutter
+
+
+def load_hook(name):
+    spec = importlib.util.spec_from_file_location(name, TEMPLATE_DIR / "hooks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+pre_gen = load_hook("pre_gen_project")
+post_gen = load_hook("post_gen_project")
+
+
+def test_matrix_is_the_product_of_cookiecutter_json_choices():
+    assert len(COMBINATIONS) == 2 * 3 * 2
+    assert COMBINATIONS[0] == {
+        "channel_layer": "in-memory",
+        "consumer_style": "async",
+        "use_auth": True,
+    }
+    ids = [combination_id(c) for c in COMBINATIONS]
+    assert len(set(ids)) == len(ids)
+    assert "redis-json-noauth" in ids
+
+
+def test_matrix_follows_new_choices():
+    context = {**COOKIECUTTER_JSON, "channel_layer": ["in-memory", "redis", "postgres"]}
+    assert len(combinations(context)) == 3 * 3 * 2
+
+
+@pytest.mark.parametrize("slug", ["chat_server", "my_app2", "a"])
+def test_valid_slugs(slug):
+    pre_gen.validate_project_slug(slug)
+
+
+@pytest.mark.parametrize(
+    ("slug", "reason"),
+    [
+        ("chat server", "not a valid Python identifier"),
+        ("chat-server", "not a valid Python identifier"),
+        ("2chat", "not a valid Python identifier"),
+        ("", "not a valid Python identifier"),
+        ("caf\u00e9", "not a valid Python identifier"),
+        ("class", "Python keyword"),
+        ("import", "Python keyword"),
+        ("json", "would shadow"),
+        ("asyncio", "would shadow"),
+        ("django", "would shadow"),
+        ("channels", "would shadow"),
+        ("daphne", "would shadow"),
+        ("config", "would shadow"),
+    ],
+)
+def test_invalid_slugs(slug, reason):
+    with pytest.raises(ValueError, match=reason) as caught:
+        pre_gen.validate_project_slug(slug)
+    assert str(caught.value).startswith("project_slug ")
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("email", ["you@example.com", "a.b+c@sub.example.org"])
+def test_valid_emails(email):
+    pre_gen.validate_author_email(email)
+
+
+@pytest.mark.parametrize("email", ["", "you", "you@", "@example.com", "you@example", "a b@c.d"])
+def test_invalid_emails(email):
+    with pytest.raises(ValueError, match="^author_email .* does not look like an address"):
+        pre_gen.validate_author_email(email)
+
+
+def test_pre_gen_main_reports_one_line(capsys):
+    assert pre_gen.main({"project_slug": "for", "author_email": "you@example.com"}) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ERROR: project_slug 'for' is a Python keyword")
+    assert err.count("\n") == 1
+
+
+def make_source(tmp_path):
+    chat = tmp_path / "chat"
+    (chat / "templates" / "registration").mkdir(parents=True)
+    for style in post_gen.CONSUMER_STYLES:
+        (chat / f"consumers_{style}.py").write_text(f"# {style}\n")
+    (chat / "layers.py").write_text("")
+    (tmp_path / ".env.example").write_text("# comment\nDJANGO_SECRET_KEY=\nDJANGO_DEBUG=true\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("style", ["async", "sync", "json"])
+def test_select_consumer_module(tmp_path, style):
+    project = make_source(tmp_path)
+    post_gen.select_consumer_module(project, style)
+    assert sorted(p.name for p in (project / "chat").glob("consumers*.py")) == ["consumers.py"]
+    assert (project / "chat" / "consumers.py").read_text() == f"# {style}\n"
+
+
+def test_select_consumer_module_rejects_unknown_style(tmp_path):
+    with pytest.raises(ValueError, match="consumer_style 'trio'"):
+        post_gen.select_consumer_module(make_source(tmp_path), "trio")
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        ({"use_auth": True, "channel_layer": "in-memory"}, []),
+        ({"use_auth": False, "channel_layer": "in-memory"}, ["chat/templates/registration"]),
+        ({"use_auth": True, "channel_layer": "redis"}, ["chat/layers.py"]),
+    ],
+)
+def test_unused_paths(context, expected):
+    assert post_gen.unused_paths(context) == expected
+
+
+def test_remove_paths(tmp_path):
+    project = make_source(tmp_path)
+    post_gen.remove_paths(project, ["chat/templates/registration", "chat/layers.py"])
+    assert not (project / "chat" / "templates" / "registration").exists()
+    assert not (project / "chat" / "layers.py").exists()
+
+
+def test_write_env_file_fills_a_new_key_each_time(tmp_path):
+    project = make_source(tmp_path)
+    first = post_gen.write_env_file(project).read_text()
+    second = post_gen.write_env_file(project).read_text()
+    assert first.startswith("# comment\nDJANGO_SECRET_KEY=")
+    assert first.endswith("DJANGO_DEBUG=true\n")
+    key = first.splitlines()[1].split("=", 1)[1]
+    assert len(key) >= 50
+    assert first != second
+    assert (project / ".env").stat().st_mode & 0o777 == 0o600
+
+
+BAD_ANSWERS = [
+    pytest.param(
+        {"project_slug": "my-project"}, "project_slug 'my-project' is not", id="dash-slug"
+    ),
+    pytest.param(
+        {"project_name": "Chat Server!"}, "project_slug 'chat_server!' is not", id="derived"
+    ),
+    pytest.param(
+        {"project_slug": "lambda"}, "project_slug 'lambda' is a Python keyword", id="keyword"
+    ),
+    pytest.param(
+        {"project_slug": "django"}, "project_slug 'django' would shadow", id="shadow-django"
+    ),
+    pytest.param(
+        {"project_slug": "email"}, "project_slug 'email' would shadow", id="shadow-stdlib"
+    ),
+    pytest.param({"author_email": "nobody"}, "author_email 'nobody' does not look", id="bad-email"),
+]
+
+
+@pytest.mark.parametrize(("answers", "message"), BAD_ANSWERS)
+def test_bad_answer_stops_the_bake_and_leaves_nothing(tmp_path, capfd, answers, message):
+    with pytest.raises(FailedHookException):
+        cookiecutter(str(TEMPLATE_DIR), no_input=True, extra_context=answers, output_dir=tmp_path)
+    assert f"ERROR: {message}" in capfd.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("answers", "message"), BAD_ANSWERS[:1] + BAD_ANSWERS[-1:])
+def test_bad_answer_on_the_command_line(tmp_path, answers, message):
+    args = [f"{key}={value}" for key, value in answers.items()]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cookiecutter",
+            "--no-input",
+            "-o",
+            str(tmp_path),
+            str(TEMPLATE_DIR),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    first_line = result.stderr.splitlines()[0]
+    assert first_line.startswith(f"ERROR: {message}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_choice_is_refused(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cookiecutter",
+            "--no-input",
+            "-o",
+            str(tmp_path),
+            str(TEMPLATE_DIR),
+            "channel_layer=postgres",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "postgres provided for choice variable channel_layer" in result.stderr
+    assert list(tmp_path.iterdir()) == []
