@@ -191,7 +191,10 @@ def baked_project(request, cookies_session):
     install_venv(project.path)
     env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
     env.pop("VIRTUAL_ENV", None)
-    env["PATH"] = f"{project.path / '.venv' / 'bin'}{os.pathsep}{env['PATH']}"
+    # The venv first; then the Redis server binary, for the live test that
+    # starts and stops a Redis of its own.
+    path = [str(project.path / ".venv" / "bin"), os.path.dirname(redis_server_binary())]
+    env["PATH"] = os.pathsep.join([*path, env["PATH"]])
     if combination["channel_layer"] == "redis":
         env["REDIS_URL"] = request.getfixturevalue("redis_url")
     project.env = env

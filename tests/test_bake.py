@@ -104,6 +104,24 @@ def test_deploy_check_passes_with_production_settings(baked_project, tmp_path):
     assert "no issues" in result.stdout, show(result)
 
 
-def test_unit_tests_pass(baked_project):
-    result = baked_project.run("python", "-m", "pytest", "-p", "no:cacheprovider", timeout=900)
+def run_layer(baked_project, *marker: str):
+    """Run one layer of the baked project's tests; assert it passed with nothing skipped."""
+    args = ["python", "-m", "pytest", "-p", "no:cacheprovider", "-rA", *marker]
+    result = baked_project.run(*args, timeout=1500)
     assert result.returncode == 0, show(result)
+    summary = result.stdout.strip().splitlines()[-1]
+    assert " passed" in summary, show(result)
+    assert "skipped" not in summary and "xfail" not in summary, show(result)
+    return result
+
+
+def test_unit_tests_pass(baked_project):
+    run_layer(baked_project)
+
+
+def test_live_tests_pass(baked_project):
+    run_layer(baked_project, "-m", "live")
+
+
+def test_browser_tests_pass(baked_project):
+    run_layer(baked_project, "-m", "browser")

@@ -123,7 +123,20 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    # channels_redis waits for messages with a 5-second blocking
+                    # pop; redis-py 8 times socket reads out after 5 s by default,
+                    # which kills idle connections with 1011 (channels_redis #422).
+                    "socket_timeout": 10,
+                    # While Redis is unreachable, fail handshakes fast.
+                    "socket_connect_timeout": 2,
+                    # Retry once on a pooled connection that Redis dropped
+                    # (a restart, or its idle "timeout").
+                    "retry_on_timeout": True,
+                }
+            ],
             "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
             "expiry": 60,
             "group_expiry": 86400,
