@@ -166,6 +166,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
+        # Replaces Django's default "django" logger, which would print each line
+        # twice (its own console handler, then the root's) in debug mode.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "chat": {"level": "INFO"},
 {%- if cookiecutter.channel_layer == "redis" %}
         # Logs "N of M channels over capacity in group G" at INFO when it drops.
