@@ -168,24 +168,28 @@ def test_bad_answer_stops_the_bake_and_leaves_nothing(tmp_path, capfd, answers, 
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize(("answers", "message"), BAD_ANSWERS[:1] + BAD_ANSWERS[-1:])
-def test_bad_answer_on_the_command_line(tmp_path, answers, message):
-    args = [f"{key}={value}" for key, value in answers.items()]
-    result = subprocess.run(
+def bake_on_the_command_line(output_dir, *answers):
+    """Run ``cookiecutter --no-input`` as a user would; return the completed process."""
+    return subprocess.run(
         [
             sys.executable,
             "-m",
             "cookiecutter",
             "--no-input",
             "-o",
-            str(tmp_path),
+            str(output_dir),
             str(TEMPLATE_DIR),
-            *args,
+            *answers,
         ],
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+@pytest.mark.parametrize(("answers", "message"), BAD_ANSWERS[:1] + BAD_ANSWERS[-1:])
+def test_bad_answer_on_the_command_line(tmp_path, answers, message):
+    result = bake_on_the_command_line(tmp_path, *(f"{k}={v}" for k, v in answers.items()))
     assert result.returncode != 0
     first_line = result.stderr.splitlines()[0]
     assert first_line.startswith(f"ERROR: {message}")
@@ -193,21 +197,7 @@ def test_bad_answer_on_the_command_line(tmp_path, answers, message):
 
 
 def test_unknown_choice_is_refused(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cookiecutter",
-            "--no-input",
-            "-o",
-            str(tmp_path),
-            str(TEMPLATE_DIR),
-            "channel_layer=postgres",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = bake_on_the_command_line(tmp_path, "channel_layer=postgres")
     assert result.returncode != 0
     assert "postgres provided for choice variable channel_layer" in result.stderr
     assert list(tmp_path.iterdir()) == []

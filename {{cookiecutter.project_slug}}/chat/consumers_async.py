@@ -5,7 +5,26 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from . import protocol
 
 
-class EchoConsumer(AsyncWebsocketConsumer):
+class ProtocolConsumer(AsyncWebsocketConsumer):
+    """Base consumer: decodes each frame with ``protocol.parse_frame``.
+
+    A valid frame's text goes to ``receive_message``; a bad frame gets an
+    error frame and the connection stays open.
+    """
+
+    async def receive(self, text_data=None, bytes_data=None):
+        try:
+            message = protocol.parse_frame(text_data)
+        except protocol.ProtocolError as error:
+            await self.send(text_data=protocol.encode(error.event()))
+            return
+        await self.receive_message(message)
+
+    async def receive_message(self, message):
+        raise NotImplementedError
+
+
+class EchoConsumer(ProtocolConsumer):
     """``ws/echo/``: replies to each message with ``{"type": "echo", "message": ...}``."""
 
     async def connect(self):
@@ -16,16 +35,11 @@ class EchoConsumer(AsyncWebsocketConsumer):
 {%- endif %}
         await self.accept()
 
-    async def receive(self, text_data=None, bytes_data=None):
-        try:
-            message = protocol.parse_frame(text_data)
-        except protocol.ProtocolError as error:
-            await self.send(text_data=protocol.encode(error.event()))
-            return
+    async def receive_message(self, message):
         await self.send(text_data=protocol.encode(protocol.echo_event(message)))
 
 
-class ChatConsumer(AsyncWebsocketConsumer):
+class ChatConsumer(ProtocolConsumer):
     """``ws/chat/<room_name>/``: relays each message to every member of the room.
 
     Joins the room's channel-layer group on connect and leaves it on disconnect;
@@ -46,12 +60,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, close_code):
         await self.channel_layer.group_discard(self.room_group_name, self.channel_name)
 
-    async def receive(self, text_data=None, bytes_data=None):
-        try:
-            message = protocol.parse_frame(text_data)
-        except protocol.ProtocolError as error:
-            await self.send(text_data=protocol.encode(error.event()))
-            return
+    async def receive_message(self, message):
         event = protocol.chat_event(message, protocol.display_name(self.scope))
         await self.channel_layer.group_send(self.room_group_name, event)
 

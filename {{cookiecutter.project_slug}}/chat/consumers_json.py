@@ -10,7 +10,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from . import protocol
 
 
-class ProtocolJsonConsumer(AsyncJsonWebsocketConsumer):
+class ProtocolConsumer(AsyncJsonWebsocketConsumer):
     """Base consumer: answers any ``protocol.ProtocolError`` with an error frame."""
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
@@ -29,7 +29,7 @@ class ProtocolJsonConsumer(AsyncJsonWebsocketConsumer):
         return protocol.encode(content)
 
 
-class EchoConsumer(ProtocolJsonConsumer):
+class EchoConsumer(ProtocolConsumer):
     """``ws/echo/``: replies to each message with ``{"type": "echo", "message": ...}``."""
 
     async def connect(self):
@@ -44,7 +44,7 @@ class EchoConsumer(ProtocolJsonConsumer):
         await self.send_json(protocol.echo_event(protocol.read_message(content)))
 
 
-class ChatConsumer(ProtocolJsonConsumer):
+class ChatConsumer(ProtocolConsumer):
     """``ws/chat/<room_name>/``: relays each message to every member of the room.
 
     Joins the room's channel-layer group on connect and leaves it on disconnect;

@@ -10,7 +10,26 @@ from channels.generic.websocket import WebsocketConsumer
 from . import protocol
 
 
-class EchoConsumer(WebsocketConsumer):
+class ProtocolConsumer(WebsocketConsumer):
+    """Base consumer: decodes each frame with ``protocol.parse_frame``.
+
+    A valid frame's text goes to ``receive_message``; a bad frame gets an
+    error frame and the connection stays open.
+    """
+
+    def receive(self, text_data=None, bytes_data=None):
+        try:
+            message = protocol.parse_frame(text_data)
+        except protocol.ProtocolError as error:
+            self.send(text_data=protocol.encode(error.event()))
+            return
+        self.receive_message(message)
+
+    def receive_message(self, message):
+        raise NotImplementedError
+
+
+class EchoConsumer(ProtocolConsumer):
     """``ws/echo/``: replies to each message with ``{"type": "echo", "message": ...}``."""
 
     def connect(self):
@@ -21,16 +40,11 @@ class EchoConsumer(WebsocketConsumer):
 {%- endif %}
         self.accept()
 
-    def receive(self, text_data=None, bytes_data=None):
-        try:
-            message = protocol.parse_frame(text_data)
-        except protocol.ProtocolError as error:
-            self.send(text_data=protocol.encode(error.event()))
-            return
+    def receive_message(self, message):
         self.send(text_data=protocol.encode(protocol.echo_event(message)))
 
 
-class ChatConsumer(WebsocketConsumer):
+class ChatConsumer(ProtocolConsumer):
     """``ws/chat/<room_name>/``: relays each message to every member of the room.
 
     Joins the room's channel-layer group on connect and leaves it on disconnect;
@@ -51,12 +65,7 @@ class ChatConsumer(WebsocketConsumer):
     def disconnect(self, close_code):
         async_to_sync(self.channel_layer.group_discard)(self.room_group_name, self.channel_name)
 
-    def receive(self, text_data=None, bytes_data=None):
-        try:
-            message = protocol.parse_frame(text_data)
-        except protocol.ProtocolError as error:
-            self.send(text_data=protocol.encode(error.event()))
-            return
+    def receive_message(self, message):
         event = protocol.chat_event(message, protocol.display_name(self.scope))
         async_to_sync(self.channel_layer.group_send)(self.room_group_name, event)
 
