@@ -1,8 +1,16 @@
 """ASGI application for {{ cookiecutter.project_name }}: ``config.asgi:application``.
 
-HTTP goes to Django; websockets go through the origin check{% if cookiecutter.use_auth %}, the
-session-based AuthMiddlewareStack{% endif %} and the chat routes. Wired as in the
-Channels docs ("Tutorial Part 2" and "Deploying").
+HTTP goes to Django. A websocket passes through, outermost first:
+
+- CloseOnShutdownMiddleware: a close frame for every connection when daphne stops;
+- AllowedHostsOriginValidator: the handshake's Origin must be in ALLOWED_HOSTS;
+{%- if cookiecutter.use_auth %}
+- AuthMiddlewareStack: the session's user in ``scope["user"]``;
+{%- endif %}
+- URLRouter: the routes in chat/routing.py.
+
+Django is set up before any consumer is imported, as the Channels docs say
+("Tutorial Part 2" and "Deploying").
 """
 
 import os
