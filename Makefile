@@ -32,7 +32,7 @@ lint: $(BIN)/pytest
 demo: $(BIN)/pytest
 	rm -rf demo
 	$(BIN)/cookiecutter --no-input --output-dir demo .
-	cd demo/chat_server && ../../$(BIN)/python -m uv venv --quiet .venv
+	cd demo/chat_server && ../../$(BIN)/python -m uv venv --quiet --python $(abspath $(BIN)/python) .venv
 	cd demo/chat_server && ../../$(BIN)/python -m uv pip install --quiet --python .venv/bin/python -e .
 	cd demo/chat_server && .venv/bin/python manage.py migrate --noinput
 	cd demo/chat_server && .venv/bin/python manage.py runserver 127.0.0.1:8000

@@ -159,9 +159,9 @@ class BakedProject:
 def install_venv(project_dir: Path) -> None:
     """Create ``.venv`` in the project and install it with its dev extra, as its README says."""
     uv = [sys.executable, "-m", "uv"]
-    python = f"{sys.version_info.major}.{sys.version_info.minor}"
     venv = project_dir / ".venv"
-    subprocess.run([*uv, "venv", "--quiet", "--python", python, str(venv)], check=True)
+    # The Python running these tests, so uv never looks for (or downloads) another.
+    subprocess.run([*uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
     subprocess.run(
         [
             *uv,
