@@ -11,6 +11,11 @@ import sys
 from pathlib import Path
 
 CONSUMER_STYLES = ("async", "sync", "json")
+ENV_HEADER = """\
+# Settings for local development, written by the bake with a new secret key.
+# Real environment variables win over this file. Never commit it (it is
+# git-ignored); README.md lists every setting.
+"""
 
 
 def select_consumer_module(project_dir: Path, style: str) -> None:
@@ -47,18 +52,20 @@ def remove_paths(project_dir: Path, relative_paths: list[str]) -> None:
 
 
 def write_env_file(project_dir: Path) -> Path:
-    """Write ``.env`` from ``.env.example`` with a new random DJANGO_SECRET_KEY; return its path.
+    """Write ``.env`` from ``.env.example`` with a new DJANGO_SECRET_KEY; return its path.
 
+    The example's settings are kept and its comments give way to ``ENV_HEADER``.
     The key is 67 URL-safe characters from ``secrets`` (Django's deploy check
     wants 50 or more, with at least 5 distinct). ``.env`` is git-ignored.
     """
     key = secrets.token_urlsafe(50)
     lines = (project_dir / ".env.example").read_text().splitlines()
+    settings = [line for line in lines if not line.startswith("#")]
     filled = [
-        f"DJANGO_SECRET_KEY={key}" if line == "DJANGO_SECRET_KEY=" else line for line in lines
+        f"DJANGO_SECRET_KEY={key}" if line == "DJANGO_SECRET_KEY=" else line for line in settings
     ]
     env_file = project_dir / ".env"
-    env_file.write_text("\n".join(filled) + "\n")
+    env_file.write_text(ENV_HEADER + "\n".join(filled) + "\n")
     env_file.chmod(0o600)
     return env_file
 

@@ -50,7 +50,7 @@ def validate_project_slug(slug: str) -> None:
     not a keyword, and is not the name of a standard-library module or of a
     module the project imports (``PROJECT_MODULES``).
     """
-    allowed = "lowercase letters, digits and underscores, starting with a letter"
+    allowed = "ASCII letters, digits and underscores, not starting with a digit"
     if not (slug.isascii() and slug.isidentifier()):
         raise ValueError(f"project_slug {slug!r} is not a valid Python identifier: use {allowed}.")
     if keyword.iskeyword(slug):

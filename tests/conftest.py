@@ -4,6 +4,7 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -135,25 +136,30 @@ class BakedProject:
     files: list[Path] = field(default_factory=list)  # what the bake wrote, before any install
     env: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def python(self) -> str:
-        return str(self.path / ".venv" / "bin" / "python")
-
     def run(self, *args: str, timeout: float = 600, env: dict | None = None):
-        """Run ``args`` in the project directory with its venv first on PATH; return the result.
+        """Run ``args`` in the project directory with its venv first on PATH.
 
-        Output is captured as text; a non-zero exit does not raise (tests
-        assert on ``returncode`` and show the output).
+        Returns a CompletedProcess with text output; a non-zero exit does not
+        raise (tests assert on ``returncode`` and show the output). After
+        ``timeout`` seconds the whole process group is killed (servers and
+        browsers the command started included) and TimeoutExpired is raised.
         """
-        return subprocess.run(
+        with subprocess.Popen(
             args,
             cwd=self.path,
             env={**self.env, **(env or {})},
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout,
-            check=False,
-        )
+            start_new_session=True,
+        ) as process:
+            try:
+                stdout, stderr = process.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.communicate()
+                raise
+        return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
 
 
 def install_venv(project_dir: Path) -> None:
@@ -189,7 +195,9 @@ def baked_project(request, cookies_session):
     files = sorted(p for p in path.rglob("*") if p.is_file())
     project = BakedProject(combination=combination, path=path, files=files)
     install_venv(project.path)
-    env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
+    # The baked project's settings come from its .env and the tests alone.
+    project_settings = ("DJANGO_", "DATABASE_URL", "REDIS_URL", "CHAT_", "CHANNEL_LAYER_")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(project_settings)}
     env.pop("VIRTUAL_ENV", None)
     # The venv first; then the Redis server binary, for the live test that
     # starts and stops a Redis of its own.

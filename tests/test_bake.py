@@ -16,6 +16,8 @@ PRODUCTION_ENV = {
     "DJANGO_DEBUG": "false",
     "DJANGO_ALLOWED_HOSTS": "chat.example.com",
     "DJANGO_SECURE_HSTS_SECONDS": "31536000",
+    "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
+    "DJANGO_SECURE_HSTS_PRELOAD": "true",
 }
 
 
@@ -27,6 +29,7 @@ def copied_verbatim(relative: Path) -> bool:
 
 
 def show(result) -> str:
+    """Format a finished command's exit status and output for an assertion message."""
     return f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
 
 

@@ -18,6 +18,7 @@ class ProtocolConsumer(WebsocketConsumer):
     """
 
     def receive(self, text_data=None, bytes_data=None):
+        """Parse one frame; answer a bad one with an error frame, the connection open."""
         try:
             message = protocol.parse_frame(text_data)
         except protocol.ProtocolError as error:
@@ -26,6 +27,7 @@ class ProtocolConsumer(WebsocketConsumer):
         self.receive_message(message)
 
     def receive_message(self, message):
+        """Handle the text of one valid frame; subclasses implement it."""
         raise NotImplementedError
 
 
@@ -33,6 +35,7 @@ class EchoConsumer(ProtocolConsumer):
     """``ws/echo/``: replies to each message with ``{"type": "echo", "message": ...}``."""
 
     def connect(self):
+        """Accept the handshake{% if cookiecutter.use_auth %}; refuse anonymous users (HTTP 403){% endif %}."""
 {%- if cookiecutter.use_auth %}
         if not self.scope["user"].is_authenticated:
             self.close()
@@ -41,6 +44,7 @@ class EchoConsumer(ProtocolConsumer):
         self.accept()
 
     def receive_message(self, message):
+        """Reply with an echo event."""
         self.send(text_data=protocol.encode(protocol.echo_event(message)))
 
 
@@ -53,6 +57,7 @@ class ChatConsumer(ProtocolConsumer):
     """
 
     def connect(self):
+        """Join the room's group and accept{% if cookiecutter.use_auth %}; refuse anonymous users (HTTP 403){% endif %}."""
         self.room_group_name = protocol.group_name(self.scope["url_route"]["kwargs"]["room_name"])
 {%- if cookiecutter.use_auth %}
         if not self.scope["user"].is_authenticated:
@@ -63,11 +68,14 @@ class ChatConsumer(ProtocolConsumer):
         self.accept()
 
     def disconnect(self, close_code):
+        """Leave the room's group."""
         async_to_sync(self.channel_layer.group_discard)(self.room_group_name, self.channel_name)
 
     def receive_message(self, message):
+        """Send the message to every member of the room, this one included."""
         event = protocol.chat_event(message, protocol.display_name(self.scope))
         async_to_sync(self.channel_layer.group_send)(self.room_group_name, event)
 
     def chat_message(self, event):
+        """Send a ``chat.message`` group event to this client unchanged."""
         self.send(text_data=protocol.encode(event))

@@ -18,6 +18,7 @@ class InMemoryChannelLayer(BaseInMemoryChannelLayer):
     """
 
     async def send(self, channel, message):
+        """Send ``message`` (a dict) to ``channel``; log and raise ``ChannelFull`` if it is full."""
         try:
             await super().send(channel, message)
         except ChannelFull:

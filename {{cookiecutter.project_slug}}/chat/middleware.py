@@ -36,6 +36,7 @@ class CloseOnShutdownMiddleware:
             reactor.addSystemEventTrigger("before", "shutdown", self.close_all)
 
     async def __call__(self, scope, receive, send):
+        """Run the wrapped application, keeping ``send`` while the connection is open."""
         key = object()
         self.connections[key] = send
         try:
@@ -53,7 +54,10 @@ class CloseOnShutdownMiddleware:
         if self.connections:
             logger.info("Shutting down: closing %d websocket(s)", len(self.connections))
         for send in list(self.connections.values()):
-            await send({"type": "websocket.close", "code": GOING_AWAY})
+            try:
+                await send({"type": "websocket.close", "code": GOING_AWAY})
+            except Exception:
+                logger.exception("Could not send a close frame at shutdown")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SHUTDOWN_GRACE
         while self.connections and loop.time() < deadline:

@@ -38,6 +38,7 @@ class SignupView(CreateView):
     success_url = reverse_lazy("chat:index")
 
     def form_valid(self, form):
+        """Save the new user, log it in, then redirect to ``success_url``."""
         response = super().form_valid(form)
         login(self.request, self.object)
         return response

@@ -100,16 +100,17 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-# HTTPS. Behind a proxy that terminates TLS, the proxy must set X-Forwarded-Proto.
+# HTTPS. Daphne runs behind a proxy that terminates TLS and sets X-Forwarded-Proto
+# (README: "Deploying"); clients must not reach daphne directly, or they could
+# claim HTTPS themselves.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Start HSTS short; raise it and opt in to subdomains and preload once HTTPS works.
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 60)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool(
-    "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG
-)
-SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 # Channels. A group message for a member whose channel already holds
@@ -169,6 +170,8 @@ LOGGING = {
         # Replaces Django's default "django" logger, which would print each line
         # twice (its own console handler, then the root's) in debug mode.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # "Listening on TCP address ...", and what daphne does at shutdown.
+        "daphne": {"level": "INFO"},
         "chat": {"level": "INFO"},
 {%- if cookiecutter.channel_layer == "redis" %}
         # Logs "N of M channels over capacity in group G" at INFO when it drops.

@@ -26,45 +26,58 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float, log: Path) -> None:
-    """Wait until 127.0.0.1:``port`` accepts connections.
+def wait_until_ready(process: subprocess.Popen, log: Path, offset: int, ready: str, timeout: float):
+    """Wait until ``ready`` appears in ``log`` after byte ``offset`` (the server says it listens).
 
-    Raises RuntimeError, with the end of ``log``, if ``process`` exits or
-    ``timeout`` seconds pass first.
+    Raises RuntimeError, with the end of the log, if ``process`` exits or
+    ``timeout`` seconds pass first. Reading the server's own word, rather than
+    probing the port, cannot mistake another process on that port for it.
     """
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
+    while time.monotonic() < deadline and process.poll() is None:
+        with log.open("rb") as file:
+            file.seek(offset)
+            if ready.encode() in file.read():
                 return
-        except OSError:
-            time.sleep(0.1)
-    tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
-    raise RuntimeError(f"{process.args[0]} did not start listening on port {port}:\n{tail}")
+        time.sleep(0.1)
+    tail = log.read_text(errors="replace")[-3000:]
+    raise RuntimeError(f"{process.args[0]} did not get ready ({ready!r}):\n{tail}")
 
 
 class Process:
-    """A server subprocess on a fixed loopback port, with its output in a log file."""
+    """A server subprocess on a fixed loopback port, with its output in a log file.
 
-    def __init__(self, args: list[str], port: int, log: Path, env: dict | None = None) -> None:
+    ``ready`` is the text the server logs once it accepts connections.
+    """
+
+    def __init__(self, args: list[str], port: int, log: Path, ready: str, env=None) -> None:
         self.args = args
         self.port = port
         self.log = log
+        self.ready = ready
         self.env = env
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30) -> None:
-        """Start the process and wait until it accepts connections (RuntimeError if not)."""
+        """Start the process and wait until it is ready; RuntimeError (and no process) if not."""
+        self.log.touch()
+        offset = self.log.stat().st_size
         with self.log.open("a") as log:
             self.process = subprocess.Popen(
                 self.args, cwd=PROJECT_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
-        wait_for_port(self.port, self.process, timeout, self.log)
+        try:
+            wait_until_ready(self.process, self.log, offset, self.ready, timeout)
+        except BaseException:
+            self.process.kill()
+            self.process.wait()
+            raise
 
     def stop(self, timeout: float = 20) -> None:
-        """Send SIGTERM, as a service manager would, and wait; kill it after ``timeout`` s."""
+        """Send SIGTERM, as a service manager would, and wait; kill it after ``timeout`` s.
+
+        Raises RuntimeError if the process had to be killed.
+        """
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGTERM)
@@ -75,9 +88,6 @@ class Process:
             self.process.wait()
             raise RuntimeError(f"{self.args[0]} ignored SIGTERM for {timeout} s") from None
 
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
 
 class DaphneServer(Process):
     """``daphne config.asgi:application`` on a free loopback port, as in production."""
@@ -85,13 +95,16 @@ class DaphneServer(Process):
     def __init__(self, env: dict, log: Path, port: int | None = None) -> None:
         port = port or free_port()
         args = [sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port", str(port)]
-        super().__init__([*args, "config.asgi:application"], port, log, env)
+        ready = f"Listening on TCP address 127.0.0.1:{port}"
+        super().__init__([*args, "config.asgi:application"], port, log, ready, env)
 
     @property
     def origin(self) -> str:
+        """The Origin a browser on this server's pages sends: ``http://127.0.0.1:<port>``."""
         return f"http://127.0.0.1:{self.port}"
 
     def ws_url(self, path: str) -> str:
+        """Return the ``ws://`` URL of ``path`` (which starts with "/") on this server."""
         return f"ws://127.0.0.1:{self.port}{path}"
 
 
@@ -106,12 +119,12 @@ class RedisServer(Process):
     def __init__(self, binary: str, workdir: Path) -> None:
         port = free_port()
         args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-        super().__init__(
-            [*args, "--appendonly", "no", "--dir", str(workdir)], port, workdir / "redis.log"
-        )
+        args += ["--appendonly", "no", "--dir", str(workdir)]
+        super().__init__(args, port, workdir / "redis.log", "Ready to accept connections")
 
     @property
     def url(self) -> str:
+        """``redis://127.0.0.1:<port>/0``, for REDIS_URL."""
         return f"redis://127.0.0.1:{self.port}/0"
 
 
@@ -128,6 +141,7 @@ class Browser:
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
 
     def get(self, path: str) -> str:
+        """GET ``path``, following redirects; return the body. Raises urllib's URLError."""
         with self.opener.open(self.server.origin + path, timeout=30) as response:
             return response.read().decode()
 

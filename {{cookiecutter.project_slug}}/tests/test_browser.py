@@ -48,8 +48,14 @@ def chromium_path():
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser():
+    """A headless Chromium for one test.
+
+    Not session-scoped: Playwright's sync API keeps an event loop running while
+    it is open, which would stop pytest-asyncio from running the async tests
+    collected after it in the same session.
+    """
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         yield browser
@@ -84,6 +90,7 @@ def sign_up(page, username):
 
 
 def log_out(page):
+    """Log out with the header's button (a POST, as Django requires)."""
     page.click("#logout-submit")
     expect(page).to_have_url(re.compile(r"/accounts/login/$"))
 
@@ -108,6 +115,7 @@ def enter_room(page, room_name):
 
 
 def say(page, text):
+    """Type ``text`` into the message box and press Send."""
     page.fill("#chat-message-input", text)
     page.click("#chat-message-submit")
 
@@ -128,6 +136,8 @@ def test_two_pages_in_one_room_chat(daphne_server, new_page, room_name):
     enter_room(second, room_name)
 
     say(first, "hello from the first tab")
+    for page in (first, second):
+        expect(page.locator("#chat-log > *")).to_have_count(1)
     say(second, "and hello back")
     for page in (first, second):
         log = page.locator("#chat-log > *")

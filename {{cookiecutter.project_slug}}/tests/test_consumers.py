@@ -3,11 +3,15 @@
 import json
 
 import pytest
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 {%- if cookiecutter.use_auth %}
 from django.contrib.auth import get_user_model
 from django.test import Client
 {%- endif %}
+
+from chat import protocol
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,6 +41,7 @@ async def open_socket(path, origin=ORIGIN, cookie=None):
 
 
 async def receive(communicator):
+    """Return the next frame the consumer sent, decoded from JSON."""
     return json.loads(await communicator.receive_from(timeout=TIMEOUT))
 {%- if cookiecutter.use_auth %}
 
@@ -108,13 +113,29 @@ async def test_room_broadcast_reaches_every_member_and_no_other_room(room_name, 
         await communicator.disconnect()
 
 
-async def test_member_that_left_receives_nothing(room_name, alice, bob):
+async def group_size(room_name):
+    """Return how many channels the channel layer holds in a room's group."""
+    layer = get_channel_layer()
+    group = protocol.group_name(room_name)
+{%- if cookiecutter.channel_layer == "redis" %}
+    # channels_redis keeps each group as a sorted set of channel names.
+    connection = layer.connection(layer.consistent_hash(group))
+    return await connection.zcard(layer._group_key(group))
+{%- else %}
+    return len(layer.groups.get(group, {}))
+{%- endif %}
+
+
+async def test_a_member_leaves_the_group_when_it_disconnects(room_name, alice, bob):
     stays, _ = await open_socket(f"/ws/chat/{room_name}/", cookie=alice)
     leaves, _ = await open_socket(f"/ws/chat/{room_name}/", cookie=bob)
+    assert await group_size(room_name) == 2
     await leaves.disconnect()
+    assert await group_size(room_name) == 1
     await stays.send_to(text_data=json.dumps({"message": "still here?"}))
     assert (await receive(stays))["message"] == "still here?"
     await stays.disconnect()
+    assert await group_size(room_name) == 0
 
 
 BAD_FRAMES = [
@@ -123,7 +144,7 @@ BAD_FRAMES = [
     pytest.param({"text_data": '{"message": 1}'}, "invalid_message", id="message_not_a_string"),
     pytest.param({"text_data": '{"msg": "hi"}'}, "invalid_message", id="no_message"),
     pytest.param(
-        {"text_data": json.dumps({"message": "x" * 4097})},
+        {"text_data": json.dumps({"message": "x" * (settings.CHAT_MAX_MESSAGE_LENGTH + 1)})},
         "message_too_long",
         id="message_too_long",
     ),

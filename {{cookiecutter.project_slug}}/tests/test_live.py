@@ -8,6 +8,7 @@ import json
 import os
 
 import pytest
+from django.conf import settings
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 {%- if cookiecutter.channel_layer == "redis" and cookiecutter.use_auth %}
@@ -36,7 +37,8 @@ def accounts(daphne_server):
     """Sign up "alice" and "bob" through the real signup form; return their names."""
     for username in ("alice", "bob"):
         form = {"username": username, "password1": PASSWORD, "password2": PASSWORD}
-        Browser(daphne_server).submit("/accounts/signup/", form)
+        landed = Browser(daphne_server).submit("/accounts/signup/", form)
+        assert not landed.endswith("/accounts/signup/"), f"signup as {username} failed"
     return ("alice", "bob")
 
 
@@ -87,10 +89,12 @@ def open_socket(server, path, cookie=None, origin=None):
 
 
 async def receive(websocket, timeout=TIMEOUT):
+    """Return the next frame from ``websocket``, decoded; TimeoutError after ``timeout`` s."""
     return json.loads(await asyncio.wait_for(websocket.recv(), timeout))
 
 
 async def send(websocket, message):
+    """Send one chat message: ``{"message": message}``."""
     await websocket.send(json.dumps({"message": message}))
 
 
@@ -127,10 +131,11 @@ async def test_broadcast_reaches_every_member_and_no_other_room(
 
 async def test_every_error_code_leaves_the_connection_usable(daphne_server, room_name, alice):
     async with open_socket(daphne_server, f"/ws/chat/{room_name}/", alice) as websocket:
+        too_long = json.dumps({"message": "x" * (settings.CHAT_MAX_MESSAGE_LENGTH + 1)})
         frames = [
             ("{oops", "invalid_json"),
             ('["message"]', "invalid_message"),
-            (json.dumps({"message": "x" * 4097}), "message_too_long"),
+            (too_long, "message_too_long"),
             (b"\x00binary", "binary_not_supported"),
         ]
         for frame, code in frames:
@@ -285,8 +290,8 @@ async def test_server_recovers_from_a_redis_outage(
     live_env, accounts, private_redis, tmp_path, room_name
 ):
     server = DaphneServer({**live_env, "REDIS_URL": private_redis.url}, tmp_path / "daphne.log")
-    server.start()
     try:
+        server.start()
 {%- if cookiecutter.use_auth %}
         cookie = log_in(server, "alice")
 {%- else %}

@@ -62,7 +62,7 @@
       }
     });
     socket.addEventListener("close", () => {
-      // Full jitter: wait a random time up to the current backoff ceiling.
+      // Exponential backoff with jitter: wait between half and all of the ceiling.
       const ceiling = Math.min(maxDelay, firstDelay * 2 ** failures);
       const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
       failures += 1;
