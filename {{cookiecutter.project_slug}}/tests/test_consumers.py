@@ -107,7 +107,11 @@ async def test_room_broadcast_reaches_every_member_and_no_other_room(room_name, 
         assert event["message"] == "hi all"
         assert event["user"] == {% if cookiecutter.use_auth %}"alice"{% else %}"anonymous"{% endif %}
         assert event["timestamp"]
-    assert await elsewhere.receive_nothing(timeout=0.5)
+    # Frames on one connection arrive in order: if the other room's member gets
+    # its own message first, the broadcast never reached it.
+    await elsewhere.send_to(text_data=json.dumps({"message": "other room"}))
+    assert (await receive(elsewhere))["message"] == "other room"
+    assert await elsewhere.receive_nothing(timeout=0.2)
 
     for communicator in (first, second, elsewhere):
         await communicator.disconnect()
