@@ -46,6 +46,34 @@ def plain_static_storage(settings):
     }
 
 
+{%- if not cookiecutter.use_auth %}
+
+
+@pytest.fixture
+def accounts():
+    """No accounts without auth: every client is anonymous."""
+    return ()
+
+
+@pytest.fixture
+def alice():
+    """A client's Cookie header: None, as there is no login."""
+    return None
+
+
+@pytest.fixture
+def bob():
+    """A client's Cookie header: None, as there is no login."""
+    return None
+
+
+@pytest.fixture
+def carol():
+    """A client's Cookie header: None, as there is no login."""
+    return None
+{%- endif %}
+
+
 @pytest.fixture
 def room_name():
     """A room no other test uses, so tests never hear each other."""

@@ -67,22 +67,6 @@ def bob():
 @pytest.fixture
 def carol():
     return session_cookie("carol")
-{%- else %}
-
-
-@pytest.fixture
-def alice():
-    return None
-
-
-@pytest.fixture
-def bob():
-    return None
-
-
-@pytest.fixture
-def carol():
-    return None
 {%- endif %}
 
 

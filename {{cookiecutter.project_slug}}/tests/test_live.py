@@ -58,22 +58,6 @@ def alice(daphne_server, accounts):
 @pytest.fixture(scope="session")
 def bob(daphne_server, accounts):
     return log_in(daphne_server, "bob")
-{%- else %}
-
-
-@pytest.fixture
-def accounts():
-    return ()
-
-
-@pytest.fixture
-def alice():
-    return None
-
-
-@pytest.fixture
-def bob():
-    return None
 {%- endif %}
 
 
