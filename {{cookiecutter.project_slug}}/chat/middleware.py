@@ -30,19 +30,18 @@ class CloseOnShutdownMiddleware:
 
     def __init__(self, app):
         self.app = app
-        self.connections = {}
+        self.connections = set()
         reactor = sys.modules.get("twisted.internet.reactor")
         if reactor is not None:
             reactor.addSystemEventTrigger("before", "shutdown", self.close_all)
 
     async def __call__(self, scope, receive, send):
         """Run the wrapped application, keeping ``send`` while the connection is open."""
-        key = object()
-        self.connections[key] = send
+        self.connections.add(send)
         try:
             return await self.app(scope, receive, send)
         finally:
-            del self.connections[key]
+            self.connections.discard(send)
 
     def close_all(self):
         """Twisted trigger: start closing every connection; return a Deferred for when done."""
@@ -53,7 +52,7 @@ class CloseOnShutdownMiddleware:
     async def _close_all(self):
         if self.connections:
             logger.info("Shutting down: closing %d websocket(s)", len(self.connections))
-        for send in list(self.connections.values()):
+        for send in list(self.connections):
             try:
                 await send({"type": "websocket.close", "code": GOING_AWAY})
             except Exception:

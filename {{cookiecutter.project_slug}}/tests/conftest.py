@@ -111,16 +111,12 @@ def live_env(tmp_path_factory):
 @pytest.fixture(scope="session")
 def daphne_server(live_env, tmp_path_factory):
     """One daphne process for the whole session, serving config.asgi:application."""
-    server = DaphneServer(live_env, tmp_path_factory.mktemp("daphne") / "daphne.log")
-    server.start()
-    yield server
-    server.stop()
+    with DaphneServer(live_env, tmp_path_factory.mktemp("daphne") / "daphne.log") as server:
+        yield server
 
 
 @pytest.fixture
 def private_server(live_env, tmp_path):
     """A daphne process of the test's own, which it may stop and start."""
-    server = DaphneServer(live_env, tmp_path / "daphne.log")
-    server.start()
-    yield server
-    server.stop()
+    with DaphneServer(live_env, tmp_path / "daphne.log") as server:
+        yield server

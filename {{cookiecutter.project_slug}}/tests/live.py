@@ -88,6 +88,14 @@ class Process:
             self.process.wait()
             raise RuntimeError(f"{self.args[0]} ignored SIGTERM for {timeout} s") from None
 
+    def __enter__(self):
+        """Start the process (see ``start``); the ``with`` block's end stops it."""
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
 
 class DaphneServer(Process):
     """``daphne config.asgi:application`` on a free loopback port, as in production."""

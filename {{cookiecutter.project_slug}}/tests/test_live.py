@@ -229,22 +229,14 @@ async def test_shutdown_sends_a_close_frame_and_restart_serves_again(
 {%- if cookiecutter.channel_layer == "redis" %}
 
 
-@pytest.fixture
-def second_server(live_env, tmp_path):
-    """Another daphne process sharing daphne_server's Redis and database."""
-    server = DaphneServer(live_env, tmp_path / "daphne-b.log")
-    server.start()
-    yield server
-    server.stop()
-
-
 async def test_members_on_two_processes_hear_each_other(
-    daphne_server, second_server, room_name, alice, bob
+    daphne_server, private_server, room_name, alice, bob
 ):
+    """daphne_server and private_server are two processes on one Redis and one database."""
     path = f"/ws/chat/{room_name}/"
     async with (
         open_socket(daphne_server, path, alice) as on_a,
-        open_socket(second_server, path, bob) as on_b,
+        open_socket(private_server, path, bob) as on_b,
     ):
         await send(on_a, "from A")
         assert (await receive(on_a))["message"] == "from A"
@@ -264,18 +256,15 @@ def private_redis(tmp_path):
             "on PATH (Debian: apt install redis-server).",
             pytrace=False,
         )
-    server = RedisServer(binary, tmp_path)
-    server.start()
-    yield server
-    server.stop()
+    with RedisServer(binary, tmp_path) as server:
+        yield server
 
 
 async def test_server_recovers_from_a_redis_outage(
     live_env, accounts, private_redis, tmp_path, room_name
 ):
-    server = DaphneServer({**live_env, "REDIS_URL": private_redis.url}, tmp_path / "daphne.log")
-    try:
-        server.start()
+    env = {**live_env, "REDIS_URL": private_redis.url}
+    with DaphneServer(env, tmp_path / "daphne.log") as server:
 {%- if cookiecutter.use_auth %}
         cookie = log_in(server, "alice")
 {%- else %}
@@ -313,6 +302,4 @@ async def test_server_recovers_from_a_redis_outage(
         ):
             await send(first, "after")
             assert (await receive(second))["message"] == "after"
-    finally:
-        server.stop()
 {%- endif %}
