@@ -1,4 +1,4 @@
-"""Finish a bake: keep the chosen consumer module, drop what the options rule out, write .env.
+"""Finish a bake: keep the modules the answers chose, drop what they rule out, write .env.
 
 Each step is a plain function of the project directory and one answer, so the
 template's tests call them directly.
@@ -10,7 +10,21 @@ import shutil
 import sys
 from pathlib import Path
 
-CONSUMER_STYLES = ("async", "sync", "json")
+# Modules written once per answer of an option: ``<stem>_<answer>.py``. The
+# bake keeps the chosen one as ``<stem>.py`` and deletes the others, so each
+# module is plain Python and the option is decided here, in one place.
+VARIANTS = {
+    "chat/consumers.py": "consumer_style",
+    "tests/users.py": "use_auth",
+    "tests/layer.py": "channel_layer",
+}
+
+# Paths that exist for one answer of an option only: deleted for the others.
+OPTION_PATHS = {
+    ("use_auth", True): ["accounts", "tests/test_accounts.py"],
+    ("channel_layer", "in-memory"): ["chat/layers.py"],
+    ("channel_layer", "redis"): ["tests/test_live_redis.py"],
+}
 ENV_HEADER = """\
 # Settings for local development, written by the bake with a new secret key.
 # Real environment variables win over this file. Never commit it (it is
@@ -18,27 +32,35 @@ ENV_HEADER = """\
 """
 
 
-def select_consumer_module(project_dir: Path, style: str) -> None:
-    """Rename ``chat/consumers_<style>.py`` to ``chat/consumers.py`` and delete the other styles.
+def variant_suffix(answer) -> str:
+    """Return the file-name suffix for an answer: "json", "in_memory", "auth", "noauth"."""
+    if isinstance(answer, bool):
+        return "auth" if answer else "noauth"
+    return answer.replace("-", "_")
 
-    Raises ``ValueError`` for a style not in ``CONSUMER_STYLES``.
+
+def select_variants(project_dir: Path, context: dict) -> None:
+    """Keep the variant of each module in ``VARIANTS`` that the answers chose; delete the rest.
+
+    ``chat/consumers_json.py`` becomes ``chat/consumers.py`` when consumer_style
+    is "json", for example. Raises FileNotFoundError if a chosen variant is missing.
     """
-    if style not in CONSUMER_STYLES:
-        raise ValueError(f"consumer_style {style!r} is not one of {', '.join(CONSUMER_STYLES)}.")
-    chat = project_dir / "chat"
-    (chat / f"consumers_{style}.py").replace(chat / "consumers.py")
-    for other in CONSUMER_STYLES:
-        (chat / f"consumers_{other}.py").unlink(missing_ok=True)
+    for module, option in VARIANTS.items():
+        target = project_dir / module
+        chosen = target.with_name(f"{target.stem}_{variant_suffix(context[option])}.py")
+        chosen.replace(target)
+        for other in target.parent.glob(f"{target.stem}_*.py"):
+            other.unlink()
 
 
 def unused_paths(context: dict) -> list[str]:
-    """Return the project-relative paths that the chosen options do not use."""
-    paths = []
-    if not context["use_auth"]:
-        paths.append("chat/templates/registration")  # login, logout and signup pages
-    if context["channel_layer"] == "redis":
-        paths.append("chat/layers.py")  # the logging in-memory layer
-    return paths
+    """Return the project-relative paths (``OPTION_PATHS``) that the answers do not use."""
+    return [
+        path
+        for (option, answer), paths in OPTION_PATHS.items()
+        if context[option] != answer
+        for path in paths
+    ]
 
 
 def remove_paths(project_dir: Path, relative_paths: list[str]) -> None:
@@ -88,7 +110,7 @@ def next_steps(project_slug: str) -> str:
 def main(context: dict) -> int:
     """Apply every step to the current directory (the baked project); return the exit status."""
     project_dir = Path.cwd()
-    select_consumer_module(project_dir, context["consumer_style"])
+    select_variants(project_dir, context)
     remove_paths(project_dir, unused_paths(context))
     write_env_file(project_dir)
     print(next_steps(context["project_slug"]))

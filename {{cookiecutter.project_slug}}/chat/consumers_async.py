@@ -1,4 +1,8 @@
-"""Websocket consumers (AsyncWebsocketConsumer). The wire protocol lives in protocol.py."""
+"""Websocket consumers (AsyncWebsocketConsumer). The wire protocol lives in protocol.py.
+
+Who may connect is decided before a consumer runs, in the websocket stack of
+config/asgi.py; these classes only speak the protocol.
+"""
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -6,14 +10,13 @@ from . import protocol
 
 
 class ProtocolConsumer(AsyncWebsocketConsumer):
-    """Base consumer: decodes each frame with ``protocol.parse_frame``.
+    """Base consumer: a valid frame's text goes to ``receive_message``.
 
-    A valid frame's text goes to ``receive_message``; a bad frame gets an
-    error frame and the connection stays open.
+    A bad frame gets an error frame (``protocol.ProtocolError.event``) and the
+    connection stays open.
     """
 
     async def receive(self, text_data=None, bytes_data=None):
-        """Parse one frame; answer a bad one with an error frame, the connection open."""
         try:
             message = protocol.parse_frame(text_data)
         except protocol.ProtocolError as error:
@@ -22,24 +25,14 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
         await self.receive_message(message)
 
     async def receive_message(self, message):
-        """Handle the text of one valid frame; subclasses implement it."""
+        """Handle the chat text (a str) of one valid frame; subclasses implement it."""
         raise NotImplementedError
 
 
 class EchoConsumer(ProtocolConsumer):
     """``ws/echo/``: replies to each message with ``{"type": "echo", "message": ...}``."""
 
-    async def connect(self):
-        """Accept the handshake{% if cookiecutter.use_auth %}; refuse anonymous users (HTTP 403){% endif %}."""
-{%- if cookiecutter.use_auth %}
-        if not self.scope["user"].is_authenticated:
-            await self.close()
-            return
-{%- endif %}
-        await self.accept()
-
     async def receive_message(self, message):
-        """Reply with an echo event."""
         await self.send(text_data=protocol.encode(protocol.echo_event(message)))
 
 
@@ -52,22 +45,14 @@ class ChatConsumer(ProtocolConsumer):
     """
 
     async def connect(self):
-        """Join the room's group and accept{% if cookiecutter.use_auth %}; refuse anonymous users (HTTP 403){% endif %}."""
         self.room_group_name = protocol.group_name(self.scope["url_route"]["kwargs"]["room_name"])
-{%- if cookiecutter.use_auth %}
-        if not self.scope["user"].is_authenticated:
-            await self.close()
-            return
-{%- endif %}
         await self.channel_layer.group_add(self.room_group_name, self.channel_name)
         await self.accept()
 
     async def disconnect(self, close_code):
-        """Leave the room's group."""
         await self.channel_layer.group_discard(self.room_group_name, self.channel_name)
 
     async def receive_message(self, message):
-        """Send the message to every member of the room, this one included."""
         event = protocol.chat_event(message, protocol.display_name(self.scope))
         await self.channel_layer.group_send(self.room_group_name, event)
 

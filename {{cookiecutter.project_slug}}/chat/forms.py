@@ -1,19 +1,27 @@
 from django import forms
-from django.core.validators import RegexValidator
 
-from .protocol import ROOM_NAME_PATTERN
+from .protocol import ROOM_NAME_PATTERN, ROOM_NAME_RULE
 
 
 class RoomForm(forms.Form):
-    """The room picker on the index page: one room name, 1 to 64 of A-Z a-z 0-9 _ -."""
+    """The room picker on the index page, checking ``protocol.ROOM_NAME_PATTERN``.
 
-    room = forms.CharField(
+    The browser checks the same pattern first (the input's ``pattern``
+    attribute); the server's check is the one that counts.
+    """
+
+    room = forms.RegexField(
+        regex=rf"\A{ROOM_NAME_PATTERN}\Z",
         label="Room name",
-        max_length=64,
-        validators=[
-            RegexValidator(
-                rf"^{ROOM_NAME_PATTERN}\Z",
-                "Use 1 to 64 letters, digits, underscores or hyphens.",
-            )
-        ],
+        label_suffix="",
+        help_text=f"{ROOM_NAME_RULE}.",
+        error_messages={"invalid": f"Use {ROOM_NAME_RULE}."},
+        widget=forms.TextInput(
+            attrs={
+                "id": "room-name-input",
+                "pattern": ROOM_NAME_PATTERN,
+                "autocomplete": "off",
+                "autofocus": True,
+            }
+        ),
     )

@@ -18,10 +18,13 @@ from typing import Any
 
 from django.conf import settings
 
-# A room name: 1 to 64 of A-Z a-z 0-9 _ -. Used by the HTTP and websocket
-# routes; the group name built from it stays within Channels' 100-character
-# limit for group names.
-ROOM_NAME_PATTERN = r"[A-Za-z0-9_-]{1,64}"
+# A room name: 1 to ROOM_NAME_MAX_LENGTH of A-Z a-z 0-9 _ -, the one rule for the
+# HTTP and websocket routes and the room picker (the hyphen is escaped because
+# HTML's pattern attribute, with its "v" flag, requires it). The group name built
+# from it stays within Channels' 100-character limit for group names.
+ROOM_NAME_MAX_LENGTH = 64
+ROOM_NAME_PATTERN = r"[A-Za-z0-9_\-]{1," + str(ROOM_NAME_MAX_LENGTH) + "}"
+ROOM_NAME_RULE = f"1 to {ROOM_NAME_MAX_LENGTH} letters, digits, underscores or hyphens"
 
 ANONYMOUS = "anonymous"
 

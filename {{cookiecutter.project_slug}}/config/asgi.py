@@ -1,12 +1,13 @@
-"""ASGI application for {{ cookiecutter.project_name }}: ``config.asgi:application``.
+"""ASGI application for {{ cookiecutter.project_slug }}: ``config.asgi:application``.
 
 HTTP goes to Django. A websocket passes through, outermost first:
 
 - CloseOnShutdownMiddleware: a close frame for every connection when daphne stops;
 - AllowedHostsOriginValidator: the handshake's Origin must be in ALLOWED_HOSTS;
-{%- if cookiecutter.use_auth %}
+{% if cookiecutter.use_auth %}
 - AuthMiddlewareStack: the session's user in ``scope["user"]``;
-{%- endif %}
+- WebsocketLoginRequiredMiddleware: an anonymous handshake is refused (HTTP 403);
+{% endif %}
 - URLRouter: the routes in chat/routing.py.
 
 Django is set up before any consumer is imported, as the Channels docs say
@@ -21,26 +22,29 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Set up Django (apps, settings) before anything imports models or consumers.
 django_asgi_app = get_asgi_application()
 
-{% if cookiecutter.use_auth -%}
+{% if cookiecutter.use_auth %}
 from channels.auth import AuthMiddlewareStack  # noqa: E402
-{% endif -%}
+{% endif %}
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+{% if cookiecutter.use_auth %}
+from accounts.middleware import WebsocketLoginRequiredMiddleware  # noqa: E402
+{% endif %}
 from chat.middleware import CloseOnShutdownMiddleware  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
+
+{% if cookiecutter.use_auth %}
+websocket_routes = AuthMiddlewareStack(
+    WebsocketLoginRequiredMiddleware(URLRouter(websocket_urlpatterns))
+)
+{% else %}
+websocket_routes = URLRouter(websocket_urlpatterns)
+{% endif %}
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-{%- if cookiecutter.use_auth %}
-        "websocket": CloseOnShutdownMiddleware(
-            AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
-        ),
-{%- else %}
-        "websocket": CloseOnShutdownMiddleware(
-            AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns))
-        ),
-{%- endif %}
+        "websocket": CloseOnShutdownMiddleware(AllowedHostsOriginValidator(websocket_routes)),
     }
 )

@@ -1,4 +1,4 @@
-"""Django settings for {{ cookiecutter.project_name }}.
+"""Django settings for {{ cookiecutter.project_slug }}.
 
 Every value that differs between machines comes from the environment (see the
 settings table in README.md). For local development the bake wrote a
@@ -23,29 +23,34 @@ INSTALLED_APPS = [
     # First, so that "manage.py runserver" serves the ASGI application,
     # websockets included (Channels docs, "Installation").
     "daphne",
-{%- if cookiecutter.use_auth %}
+{% if cookiecutter.use_auth %}
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-{%- endif %}
+{% endif %}
     "django.contrib.staticfiles",
     "chat",
+{% if cookiecutter.use_auth %}
+    "accounts",
+{% endif %}
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-{%- if cookiecutter.use_auth %}
+{% if cookiecutter.use_auth %}
     "django.contrib.sessions.middleware.SessionMiddleware",
-{%- endif %}
+{% endif %}
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-{%- if cookiecutter.use_auth %}
+{% if cookiecutter.use_auth %}
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Every page needs a login except those marked login_not_required.
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-{%- endif %}
+{% endif %}
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -59,10 +64,10 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
-{%- if cookiecutter.use_auth %}
+{% if cookiecutter.use_auth %}
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-{%- endif %}
+{% endif %}
             ],
         },
     },
@@ -74,7 +79,7 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-{%- if cookiecutter.use_auth %}
+{% if cookiecutter.use_auth %}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -85,7 +90,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "chat:index"
 LOGOUT_REDIRECT_URL = "login"
-{%- endif %}
+{% endif %}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -118,7 +123,7 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 # (see LOGGING). Unread messages older than "expiry" seconds are dropped, and a
 # member leaves its groups after "group_expiry" seconds, so group_expiry must
 # outlast the longest connection (daphne closes websockets after 86400 s).
-{%- if cookiecutter.channel_layer == "redis" %}
+{% if cookiecutter.channel_layer == "redis" %}
 REDIS_URL = env("REDIS_URL", default="redis://localhost:6379/0")
 CHANNEL_LAYERS = {
     "default": {
@@ -144,7 +149,7 @@ CHANNEL_LAYERS = {
         },
     },
 }
-{%- else %}
+{% else %}
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "chat.layers.InMemoryChannelLayer",
@@ -155,7 +160,7 @@ CHANNEL_LAYERS = {
         },
     },
 }
-{%- endif %}
+{% endif %}
 
 # Characters one chat message may hold; longer ones get a message_too_long error.
 CHAT_MAX_MESSAGE_LENGTH = env.int("CHAT_MAX_MESSAGE_LENGTH", default=4096)
@@ -173,9 +178,9 @@ LOGGING = {
         # "Listening on TCP address ...", and what daphne does at shutdown.
         "daphne": {"level": "INFO"},
         "chat": {"level": "INFO"},
-{%- if cookiecutter.channel_layer == "redis" %}
+{% if cookiecutter.channel_layer == "redis" %}
         # Logs "N of M channels over capacity in group G" at INFO when it drops.
         "channels_redis": {"level": "INFO"},
-{%- endif %}
+{% endif %}
     },
 }

@@ -1,19 +1,14 @@
 """HTTP routes. The websocket routes live in chat/routing.py."""
 
-{% if cookiecutter.use_auth -%}
+{% if cookiecutter.use_auth %}
 from django.contrib import admin
-{% endif -%}
+{% endif %}
 from django.urls import include, path
-{%- if cookiecutter.use_auth %}
-
-from chat.views import SignupView
-{%- endif %}
 
 urlpatterns = [
-{%- if cookiecutter.use_auth %}
-    path("accounts/signup/", SignupView.as_view(), name="signup"),
-    path("accounts/", include("django.contrib.auth.urls")),
+{% if cookiecutter.use_auth %}
+    path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
-{%- endif %}
+{% endif %}
     path("", include("chat.urls")),
 ]

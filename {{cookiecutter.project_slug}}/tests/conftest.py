@@ -1,3 +1,12 @@
+"""Fixtures every test layer shares.
+
+The fixtures that depend on how the project was baked come from two modules
+the bake chose: ``users.py`` (who the clients are: logged-in users, or
+anonymous ones) and ``layer.py`` (the channel layer carrying their messages).
+"""
+
+import asyncio
+import logging
 import os
 import secrets
 import subprocess
@@ -5,36 +14,16 @@ import sys
 import uuid
 
 import pytest
-{%- if cookiecutter.channel_layer == "redis" %}
-import redis
-from django.conf import settings as django_settings
-{%- endif %}
+from asgiref.sync import sync_to_async
+from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
+from channels.testing import WebsocketCommunicator
+from playwright.sync_api import sync_playwright
 
+from .browser import CHROMIUM_ARGS, TIMEOUT_MS, chromium_path
+from .inprocess import ORIGIN, TIMEOUT
 from .live import PROJECT_DIR, DaphneServer
-{%- if cookiecutter.channel_layer == "redis" %}
 
-
-@pytest.fixture(scope="session", autouse=True)
-def redis_server():
-    """Fail fast, saying how to start one, when no Redis answers at REDIS_URL.
-
-    These tests use the real channels_redis layer: there is no fake to fall back to.
-    """
-    url = django_settings.REDIS_URL
-    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        pytest.fail(
-            f"No Redis server answers at REDIS_URL={url} ({error}). Start one with "
-            "`redis-server --daemonize yes` (Debian: apt install redis-server), "
-            "or set REDIS_URL to a server you can use for tests.",
-            pytrace=False,
-        )
-    finally:
-        client.close()
-    return url
-{%- endif %}
+pytest_plugins = ["tests.users", "tests.layer"]
 
 
 @pytest.fixture(autouse=True)
@@ -46,32 +35,87 @@ def plain_static_storage(settings):
     }
 
 
-{%- if not cookiecutter.use_auth %}
+@pytest.fixture(autouse=True)
+def no_task_left_pending(caplog):
+    """Fail when asyncio reports an error, such as a task destroyed while still pending.
+
+    asyncio logs "Task was destroyed but it is pending!" when a task is garbage
+    collected after its event loop closed: a consumer or a channel-layer
+    receive outlived its test. It shows up during the next test, which fails.
+    """
+    yield
+    errors = [
+        record.getMessage()
+        for phase in ("setup", "call")
+        for record in caplog.get_records(phase)
+        if record.name == "asyncio" and record.levelno >= logging.ERROR
+    ]
+    assert not errors, errors
 
 
 @pytest.fixture
-def accounts():
-    """No accounts without auth: every client is anonymous."""
-    return ()
+async def channel_layer():
+    """A channel layer of this test's own, bound to its event loop and closed at its end.
+
+    Channels keeps one layer per alias for the whole process
+    (``channels.layers.channel_layers``), but each test has its own event loop.
+    A layer that outlives its loop keeps that loop's Redis connections, queues
+    and receive state, and the next test's consumers then fail ("Two event
+    loops are trying to receive() on one channel layer at once!") or leave a
+    receive task pending (channels #908). So each test gets a new layer
+    (``channel_layers.set`` exists for swapping layers in tests), closed by
+    ``layer.close_layer``.
+    """
+    # Imported here: tests.layer is a plugin (pytest_plugins), which pytest
+    # must import first to rewrite its asserts.
+    from .layer import close_layer
+
+    layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+    channel_layers.set(DEFAULT_CHANNEL_LAYER, layer)
+    yield layer
+    await close_layer(layer)
+    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
 
 
 @pytest.fixture
-def alice():
-    """A client's Cookie header: None, as there is no login."""
-    return None
+async def open_communicator(channel_layer):
+    """Connect websockets in-process through config.asgi:application; close them at the end.
 
+    ``await open_communicator(path, cookie=None, origin=ORIGIN)`` returns
+    ``(communicator, accepted)``; ``cookie`` is a Cookie header value and
+    ``origin`` None sends no Origin. At teardown every connection still open is
+    disconnected, even when the test failed, so that no consumer outlives the
+    test's event loop or its channel layer: a consumer still running after 1 s
+    is cancelled and awaited (on Python 3.11 a consumer whose channel-layer
+    receive is blocked in Redis misses its first cancellation; this second one
+    ends it), then any sync handler still on asgiref's thread is waited for.
+    """
+    # Imported at test time, not at collection: AllowedHostsOriginValidator
+    # reads ALLOWED_HOSTS once, on import, and by test time pytest-django has
+    # added "testserver" to it.
+    from config.asgi import application
 
-@pytest.fixture
-def bob():
-    """A client's Cookie header: None, as there is no login."""
-    return None
+    opened = []
 
+    async def open_socket(path, cookie=None, origin=ORIGIN):
+        headers = [(b"origin", origin.encode())] if origin else []
+        if cookie:
+            headers.append((b"cookie", cookie.encode()))
+        communicator = WebsocketCommunicator(application, path, headers=headers)
+        opened.append(communicator)
+        accepted, _ = await communicator.connect(timeout=TIMEOUT)
+        return communicator, accepted
 
-@pytest.fixture
-def carol():
-    """A client's Cookie header: None, as there is no login."""
-    return None
-{%- endif %}
+    yield open_socket
+    for communicator in opened:
+        if not communicator.future.done():
+            await communicator.disconnect()
+    # A sync consumer's handler runs on asgiref's one thread for sync code and
+    # may still be finishing there, even once cancelled: queue behind it.
+    await asyncio.wait_for(sync_to_async(lambda: None)(), TIMEOUT)
+    this_task = asyncio.current_task()
+    leftovers = [task for task in asyncio.all_tasks() if task is not this_task]
+    assert not leftovers, f"tasks still running after every consumer closed: {leftovers}"
 
 
 @pytest.fixture
@@ -120,3 +164,33 @@ def private_server(live_env, tmp_path):
     """A daphne process of the test's own, which it may stop and start."""
     with DaphneServer(live_env, tmp_path / "daphne.log") as server:
         yield server
+
+
+@pytest.fixture
+def browser():
+    """A headless Chromium for one test.
+
+    Not session-scoped: Playwright's sync API keeps an event loop running while
+    it is open, which would stop pytest-asyncio from running the async tests
+    collected after it in the same session.
+    """
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    """Open a page in a fresh browser context (its own cookies) on a server."""
+    contexts = []
+
+    def open_page(server):
+        context = browser.new_context(base_url=server.origin)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()

@@ -1,22 +1,25 @@
-"""Real processes for the live and browser tests: daphne serving the project, and Redis.
+"""Real processes for the live and browser tests, and a websocket client for them.
 
 Nothing here is a fake: the server is ``daphne config.asgi:application`` in its
-own process, talking to a real Redis in the redis combinations.
+own process, and clients talk to it over real sockets with the ``websockets``
+library.
 """
 
-import re
-import shutil
+import asyncio
+import json
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.parse
-import urllib.request
-from http.cookiejar import CookieJar
 from pathlib import Path
 
+from websockets.asyncio.client import connect
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+TIMEOUT = 10  # seconds to wait for one frame, or for a handshake
+START_TIMEOUT = 30  # seconds a server may take to say it listens
+STOP_TIMEOUT = 20  # seconds a server may take to exit after SIGTERM
 
 
 def free_port() -> int:
@@ -58,7 +61,7 @@ class Process:
         self.env = env
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30) -> None:
+    def start(self) -> None:
         """Start the process and wait until it is ready; RuntimeError (and no process) if not."""
         self.log.touch()
         offset = self.log.stat().st_size
@@ -67,14 +70,14 @@ class Process:
                 self.args, cwd=PROJECT_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
         try:
-            wait_until_ready(self.process, self.log, offset, self.ready, timeout)
+            wait_until_ready(self.process, self.log, offset, self.ready, START_TIMEOUT)
         except BaseException:
             self.process.kill()
             self.process.wait()
             raise
 
-    def stop(self, timeout: float = 20) -> None:
-        """Send SIGTERM, as a service manager would, and wait; kill it after ``timeout`` s.
+    def stop(self) -> None:
+        """Send SIGTERM, as a service manager would, and wait; kill it after STOP_TIMEOUT s.
 
         Raises RuntimeError if the process had to be killed.
         """
@@ -82,11 +85,11 @@ class Process:
             return
         self.process.send_signal(signal.SIGTERM)
         try:
-            self.process.wait(timeout)
+            self.process.wait(STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-            raise RuntimeError(f"{self.args[0]} ignored SIGTERM for {timeout} s") from None
+            raise RuntimeError(f"{self.args[0]} ignored SIGTERM for {STOP_TIMEOUT} s") from None
 
     def __enter__(self):
         """Start the process (see ``start``); the ``with`` block's end stops it."""
@@ -100,8 +103,8 @@ class Process:
 class DaphneServer(Process):
     """``daphne config.asgi:application`` on a free loopback port, as in production."""
 
-    def __init__(self, env: dict, log: Path, port: int | None = None) -> None:
-        port = port or free_port()
+    def __init__(self, env: dict, log: Path) -> None:
+        port = free_port()
         args = [sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port", str(port)]
         ready = f"Listening on TCP address 127.0.0.1:{port}"
         super().__init__([*args, "config.asgi:application"], port, log, ready, env)
@@ -116,53 +119,26 @@ class DaphneServer(Process):
         return f"ws://127.0.0.1:{self.port}{path}"
 
 
-def redis_server_binary() -> str | None:
-    """Return the path of ``redis-server`` or ``valkey-server`` on PATH, or None."""
-    return shutil.which("redis-server") or shutil.which("valkey-server")
+def open_socket(server: DaphneServer, path: str, cookie: str | None = None, origin=None):
+    """Return a websockets ``connect()`` for ``path`` on ``server``.
 
-
-class RedisServer(Process):
-    """A private, throwaway Redis on a free loopback port (no persistence)."""
-
-    def __init__(self, binary: str, workdir: Path) -> None:
-        port = free_port()
-        args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-        args += ["--appendonly", "no", "--dir", str(workdir)]
-        super().__init__(args, port, workdir / "redis.log", "Ready to accept connections")
-
-    @property
-    def url(self) -> str:
-        """``redis://127.0.0.1:<port>/0``, for REDIS_URL."""
-        return f"redis://127.0.0.1:{self.port}/0"
-
-
-class Browser:
-    """An HTTP client with a cookie jar, for the login and signup forms.
-
-    It sends the Origin header a browser would, so Django's CSRF check runs
-    for real: GET the form for the csrftoken cookie and field, then POST.
+    It sends the Origin a browser on the server's pages would (or ``origin``)
+    and, when given, ``cookie`` as the Cookie header (a logged-in session).
     """
+    headers = {"Cookie": cookie} if cookie else None
+    return connect(
+        server.ws_url(path),
+        origin=origin or server.origin,
+        additional_headers=headers,
+        open_timeout=TIMEOUT,
+    )
 
-    def __init__(self, server: DaphneServer) -> None:
-        self.server = server
-        self.cookies = CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
 
-    def get(self, path: str) -> str:
-        """GET ``path``, following redirects; return the body. Raises urllib's URLError."""
-        with self.opener.open(self.server.origin + path, timeout=30) as response:
-            return response.read().decode()
+async def receive(websocket, timeout: float = TIMEOUT):
+    """Return the next frame from ``websocket``, decoded; TimeoutError after ``timeout`` s."""
+    return json.loads(await asyncio.wait_for(websocket.recv(), timeout))
 
-    def submit(self, path: str, fields: dict[str, str]) -> str:
-        """POST ``fields`` to the form at ``path``; return the final URL after redirects."""
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', self.get(path)).group(1)
-        data = urllib.parse.urlencode({"csrfmiddlewaretoken": token, **fields}).encode()
-        request = urllib.request.Request(
-            self.server.origin + path, data=data, headers={"Origin": self.server.origin}
-        )
-        with self.opener.open(request, timeout=30) as response:
-            return response.url
 
-    def cookie_header(self) -> str:
-        """Return the ``Cookie`` header value a websocket handshake should send."""
-        return "; ".join(f"{cookie.name}={cookie.value}" for cookie in self.cookies)
+async def send(websocket, message: str) -> None:
+    """Send one chat message: ``{"message": message}``."""
+    await websocket.send(json.dumps({"message": message}))

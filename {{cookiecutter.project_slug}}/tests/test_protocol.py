@@ -74,4 +74,4 @@ def test_display_name_without_a_user_is_anonymous():
 
 
 def test_group_name_fits_channels_limit():
-    assert len(protocol.group_name("x" * 64)) < 100
+    assert len(protocol.group_name("x" * protocol.ROOM_NAME_MAX_LENGTH)) < 100

@@ -1,5 +1,7 @@
 // The room page: one websocket to ws/chat/<room_name>/, reconnected with
-// exponential backoff whenever it closes. Messages are inserted as text only.
+// exponential backoff whenever it closes, unless the server now sends this page
+// elsewhere (its login page): then it stops and offers that link instead.
+// Messages are inserted as text only.
 (() => {
   "use strict";
 
@@ -10,6 +12,8 @@
   const form = document.getElementById("chat-form");
   const input = document.getElementById("chat-message-input");
   const submit = document.getElementById("chat-message-submit");
+  const loginAgain = document.getElementById("login-again");
+  const loginLink = document.getElementById("login-link");
 
   const scheme = window.location.protocol === "https:" ? "wss" : "ws";
   const url = `${scheme}://${window.location.host}/ws/chat/${encodeURIComponent(roomName)}/`;
@@ -46,10 +50,41 @@
     log.scrollTop = log.scrollHeight;
   }
 
+  // A browser cannot tell why a handshake failed (refused or server down), so
+  // ask for this page again: a redirect to another page (the login page, with
+  // "next" back here) means the session is gone; an answer here means the
+  // server is up and the user may still connect; a network error means the
+  // server is down. Returns the URL the page was sent to, or null.
+  async function redirectedTo() {
+    try {
+      const response = await fetch(window.location.href, { cache: "no-store" });
+      return response.redirected ? response.url : null;
+    } catch {
+      return null;
+    }
+  }
+
+  function reconnectLater() {
+    // Exponential backoff with jitter: wait between half and all of the ceiling.
+    const ceiling = Math.min(maxDelay, firstDelay * 2 ** failures);
+    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    failures += 1;
+    setStatus("disconnected", `Disconnected; reconnecting in ${Math.ceil(delay / 1000)} s…`);
+    window.setTimeout(connect, delay);
+  }
+
+  function stopForLogin(url) {
+    setStatus("logged-out", "Logged out");
+    loginLink.href = url;
+    loginAgain.hidden = false;
+  }
+
   function connect() {
     setStatus("connecting", "Connecting…");
+    let opened = false;
     socket = new WebSocket(url);
     socket.addEventListener("open", () => {
+      opened = true;
       failures = 0;
       setStatus("connected", "Connected");
     });
@@ -61,13 +96,13 @@
         showError(data.detail);
       }
     });
-    socket.addEventListener("close", () => {
-      // Exponential backoff with jitter: wait between half and all of the ceiling.
-      const ceiling = Math.min(maxDelay, firstDelay * 2 ** failures);
-      const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
-      failures += 1;
-      setStatus("disconnected", `Disconnected; reconnecting in ${Math.ceil(delay / 1000)} s…`);
-      window.setTimeout(connect, delay);
+    socket.addEventListener("close", async () => {
+      const loginUrl = opened ? null : await redirectedTo();
+      if (loginUrl === null) {
+        reconnectLater();
+      } else {
+        stopForLogin(loginUrl);
+      }
     });
   }
 

@@ -1,0 +1,21 @@
+"""Websockets in-process for the unit tests: Channels' WebsocketCommunicator.
+
+The ``open_communicator`` fixture (conftest.py) connects through the real
+``config.asgi:application``, so the origin check and login check run as in
+production; these helpers speak the chat protocol over its connections.
+"""
+
+import json
+
+ORIGIN = "http://testserver"  # the Origin of a page served by Django's test server
+TIMEOUT = 5  # seconds to wait for a frame; generous for a loaded machine
+
+
+async def receive(communicator):
+    """Return the next frame the consumer sent, decoded from JSON."""
+    return json.loads(await communicator.receive_from(timeout=TIMEOUT))
+
+
+async def send(communicator, message: str) -> None:
+    """Send one chat message: ``{"message": message}``."""
+    await communicator.send_to(text_data=json.dumps({"message": message}))

@@ -1,0 +1,17 @@
+"""The channel layer in tests: the project's logging in-memory layer (chat/layers.py).
+
+(layer_redis.py is this module's twin for a project baked with Redis.)
+"""
+
+# What chat.layers logs (a WARNING) when a group message finds a member's channel full.
+DROPPED_MESSAGE_LOG = "is full (capacity 1): message of type 'chat.message' dropped"
+
+
+async def group_size(layer, group: str) -> int:
+    """Return how many channels ``layer`` holds in ``group``."""
+    return len(layer.groups.get(group, {}))
+
+
+async def close_layer(layer) -> None:
+    """Drop every message and group the layer holds (its queues belong to this event loop)."""
+    await layer.flush()

@@ -1,0 +1,136 @@
+"""Accounts: every page and websocket needs a login (this file exists with accounts only).
+
+Unit tests run by default; the live and browser tests carry their markers.
+"""
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from playwright.sync_api import expect
+from websockets.exceptions import InvalidStatus
+
+from . import live
+from .browser import RECONNECT_MS, enter_room, say
+from .inprocess import receive, send
+from .users import PASSWORD, sign_in
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/chat/lobby/"])
+def test_chat_pages_require_login(path):
+    response = Client().get(path)
+    assert response.status_code == 302
+    assert response["Location"] == f"/accounts/login/?next={path}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/accounts/login/", "/accounts/signup/"])
+def test_account_pages_are_public(path):
+    response = Client().get(path)
+    assert response.status_code == 200
+    assert b"csrfmiddlewaretoken" in response.content
+
+
+@pytest.mark.django_db
+def test_signup_creates_the_user_and_logs_in():
+    client = Client()
+    response = client.post(
+        "/accounts/signup/",
+        {"username": "dora", "password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase"},
+    )
+    assert response.status_code == 302
+    assert get_user_model().objects.filter(username="dora").exists()
+    assert client.get("/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_logout_is_a_post(page_client):
+    response = page_client.post("/accounts/logout/")
+    assert response.status_code == 302
+    assert page_client.get("/").status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["/ws/echo/", "/ws/chat/lobby/"])
+async def test_anonymous_handshake_is_rejected(open_communicator, path):
+    _, accepted = await open_communicator(path)
+    assert not accepted
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_logged_in_user_is_named_in_messages(open_communicator, room_name, bob):
+    communicator, accepted = await open_communicator(f"/ws/chat/{room_name}/", cookie=bob)
+    assert accepted
+    await send(communicator, "it's me")
+    assert (await receive(communicator))["user"] == "bob"
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("path", ["/ws/echo/", "/ws/chat/lobby/"])
+async def test_live_anonymous_handshake_is_rejected(daphne_server, path):
+    with pytest.raises(InvalidStatus) as caught:
+        async with live.open_socket(daphne_server, path):
+            pass
+    assert caught.value.response.status_code == 403
+
+
+@pytest.mark.live
+async def test_live_users_are_named(daphne_server, room_name, live_alice, live_bob):
+    path = f"/ws/chat/{room_name}/"
+    async with (
+        live.open_socket(daphne_server, path, live_alice) as first,
+        live.open_socket(daphne_server, path, live_bob) as second,
+    ):
+        await live.send(first, "from alice")
+        await live.send(second, "from bob")
+        received = [await live.receive(first), await live.receive(first)]
+        assert sorted((event["user"], event["message"]) for event in received) == [
+            ("alice", "from alice"),
+            ("bob", "from bob"),
+        ]
+
+
+@pytest.mark.browser
+def test_a_logged_out_page_stops_reconnecting_and_offers_the_login(
+    private_server, new_page, room_name
+):
+    """Logged out in another tab, then the server restarts: the page must not retry forever.
+
+    Its reconnection is refused (HTTP 403); the page finds the room page now
+    redirects to the login page, stops, and links there with "next" back to
+    the room. Logging in through that link brings the user back, connected.
+    """
+    page = new_page(private_server)
+    username = sign_in(page, "erin")
+    enter_room(page, room_name)
+    other_tab = page.context.new_page()
+    other_tab.goto("/")
+    other_tab.click("#logout-submit")
+    expect(other_tab).to_have_url(re.compile(r"/accounts/login/$"))
+
+    private_server.stop()
+    private_server.start()
+    status = page.locator("#connection-status")
+    expect(status).to_have_attribute("data-state", "logged-out", timeout=RECONNECT_MS)
+    link = page.locator("#login-link")
+    expect(link).to_be_visible()
+    next_room = re.compile(rf"/accounts/login/\?next=/chat/{room_name}/$")
+    expect(link).to_have_attribute("href", next_room)
+
+    # Stopped for good: no further handshakes while the page waits.
+    handshakes = []
+    page.on("websocket", handshakes.append)
+    page.wait_for_timeout(3000)  # longer than the next backoff step would wait
+    assert handshakes == []
+    expect(status).to_have_attribute("data-state", "logged-out")
+
+    link.click()
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("#login-submit")
+    expect(page).to_have_url(re.compile(f"/chat/{room_name}/$"))
+    expect(status).to_have_attribute("data-state", "connected")
+    say(page, "logged in again")
+    expect(page.locator("#chat-log .message")).to_have_text("logged in again")

@@ -1,0 +1,107 @@
+"""Redis only: server processes sharing one Redis, and a Redis outage.
+
+Run with ``pytest -m live`` (this file exists in projects baked with Redis).
+"""
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from .live import DaphneServer, Process, free_port, open_socket, receive, send
+from .users import live_cookie
+
+pytestmark = pytest.mark.live
+
+
+def redis_server_binary() -> str | None:
+    """Return the path of ``redis-server`` or ``valkey-server`` on PATH, or None."""
+    return shutil.which("redis-server") or shutil.which("valkey-server")
+
+
+class RedisServer(Process):
+    """A private, throwaway Redis on a free loopback port (no persistence)."""
+
+    def __init__(self, binary: str, workdir: Path) -> None:
+        port = free_port()
+        args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+        args += ["--appendonly", "no", "--dir", str(workdir)]
+        super().__init__(args, port, workdir / "redis.log", "Ready to accept connections")
+
+    @property
+    def url(self) -> str:
+        """``redis://127.0.0.1:<port>/0``, for REDIS_URL."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A Redis of the test's own, which it may stop and start."""
+    binary = redis_server_binary()
+    if binary is None:
+        pytest.fail(
+            "The Redis outage test starts its own Redis: put redis-server or valkey-server "
+            "on PATH (Debian: apt install redis-server).",
+            pytrace=False,
+        )
+    with RedisServer(binary, tmp_path) as server:
+        yield server
+
+
+async def test_members_on_two_processes_hear_each_other(
+    daphne_server, private_server, room_name, live_alice, live_bob
+):
+    """daphne_server and private_server are two processes on one Redis and one database."""
+    path = f"/ws/chat/{room_name}/"
+    async with (
+        open_socket(daphne_server, path, live_alice) as on_a,
+        open_socket(private_server, path, live_bob) as on_b,
+    ):
+        await send(on_a, "from A")
+        assert (await receive(on_a))["message"] == "from A"
+        assert (await receive(on_b))["message"] == "from A"
+        await send(on_b, "from B")
+        assert (await receive(on_b))["message"] == "from B"
+        assert (await receive(on_a))["message"] == "from B"
+
+
+async def test_server_recovers_from_a_redis_outage(
+    live_env, live_users, private_redis, tmp_path, room_name
+):
+    env = {**live_env, "REDIS_URL": private_redis.url}
+    with DaphneServer(env, tmp_path / "daphne.log") as server:
+        cookie = live_cookie(server, "alice")
+        path = f"/ws/chat/{room_name}/"
+        async with (
+            open_socket(server, path, cookie) as first,
+            open_socket(server, path, cookie) as second,
+        ):
+            await send(first, "before")
+            assert (await receive(second))["message"] == "before"
+
+            await asyncio.to_thread(private_redis.stop)
+            # Connections that cannot go on are closed with a clear code, not left hanging.
+            for websocket in (first, second):
+                with pytest.raises(ConnectionClosed) as caught:
+                    while True:
+                        await asyncio.wait_for(websocket.recv(), 20)
+                assert caught.value.rcvd is not None and caught.value.rcvd.code == 1011
+
+        # While Redis is down, a handshake fails at once.
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(InvalidStatus) as caught:
+            async with open_socket(server, path, cookie):
+                pass
+        assert caught.value.response.status_code == 500
+        assert asyncio.get_running_loop().time() - started < 5
+
+        # Redis is back: new connections work, without restarting the server.
+        await asyncio.to_thread(private_redis.start)
+        async with (
+            open_socket(server, path, cookie) as first,
+            open_socket(server, path, cookie) as second,
+        ):
+            await send(first, "after")
+            assert (await receive(second))["message"] == "after"
