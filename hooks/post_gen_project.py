@@ -21,10 +21,9 @@ ENV_HEADER = """\
 def select_consumer_module(project_dir: Path, style: str) -> None:
     """Rename ``chat/consumers_<style>.py`` to ``chat/consumers.py`` and delete the other styles.
 
-    Raises ``ValueError`` for a style not in ``CONSUMER_STYLES``.
+    ``style`` is one of ``CONSUMER_STYLES``: cookiecutter refuses any other
+    answer to a choice before the hooks run.
     """
-    if style not in CONSUMER_STYLES:
-        raise ValueError(f"consumer_style {style!r} is not one of {', '.join(CONSUMER_STYLES)}.")
     chat = project_dir / "chat"
     (chat / f"consumers_{style}.py").replace(chat / "consumers.py")
     for other in CONSUMER_STYLES:

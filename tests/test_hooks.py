@@ -106,11 +106,6 @@ def test_select_consumer_module(tmp_path, style):
     assert (project / "chat" / "consumers.py").read_text() == f"# {style}\n"
 
 
-def test_select_consumer_module_rejects_unknown_style(tmp_path):
-    with pytest.raises(ValueError, match="consumer_style 'trio'"):
-        post_gen.select_consumer_module(make_source(tmp_path), "trio")
-
-
 @pytest.mark.parametrize(
     ("context", "expected"),
     [
