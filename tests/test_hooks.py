@@ -39,6 +39,90 @@ def test_matrix_follows_new_choices():
     assert len(combinations(context)) == 3 * 3 * 2
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("Chat Server", id="plain"),
+        pytest.param("O'Brien's \"Chat\" '''x''' \"\"\"y\"\"\"", id="quotes"),
+        pytest.param("back\\slash \\n and trailing \\", id="backslashes"),
+        pytest.param("Café 聊天 😀 👩‍💻", id="non-ascii"),
+        pytest.param("{{ x }} {% if %} <script>", id="markup"),
+        pytest.param("  spaced  ", id="outer-spaces"),
+    ],
+)
+@pytest.mark.parametrize("field", ["project_name", "description", "author_name"])
+def test_one_line_answers(field, value):
+    pre_gen.validate_one_line(field, value)
+
+
+def test_blank_description_and_author_are_allowed():
+    pre_gen.validate_one_line("description", "")
+    pre_gen.validate_one_line("author_name", "  ")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        pytest.param(
+            "description",
+            "one\ntwo",
+            r"description 'one\ntwo' holds a line break: answer on one line.",
+            id="newline",
+        ),
+        pytest.param(
+            "project_name",
+            "one\r\n",
+            r"project_name 'one\r\n' holds a line break: answer on one line.",
+            id="crlf",
+        ),
+        pytest.param(
+            "author_name",
+            "one\u2028two",
+            r"author_name 'one\u2028two' holds a line break: answer on one line.",
+            id="line-separator",
+        ),
+        pytest.param(
+            "author_name",
+            "a\tb",
+            r"author_name 'a\tb' holds the control character '\t': remove it.",
+            id="tab",
+        ),
+        pytest.param(
+            "description",
+            "\x1b[31mred",
+            r"description '\x1b[31mred' holds the control character '\x1b': remove it.",
+            id="escape",
+        ),
+        pytest.param(
+            "description",
+            "del\x7f",
+            r"description 'del\x7f' holds the control character '\x7f': remove it.",
+            id="delete",
+        ),
+        pytest.param(
+            "project_name",
+            "Caf\udce9",
+            r"project_name 'Caf\udce9' holds '\udce9', which is not a character "
+            "(input that is not UTF-8): answer in UTF-8.",
+            id="surrogate",
+        ),
+        pytest.param(
+            "project_name", "", "project_name '' is blank: give the project a name.", id="empty"
+        ),
+        pytest.param(
+            "project_name",
+            "   ",
+            "project_name '   ' is blank: give the project a name.",
+            id="blank",
+        ),
+    ],
+)
+def test_answers_that_are_not_one_line(field, value, message):
+    with pytest.raises(ValueError) as caught:
+        pre_gen.validate_one_line(field, value)
+    assert str(caught.value) == message
+
+
 @pytest.mark.parametrize("slug", ["chat_server", "my_app2", "a"])
 def test_valid_slugs(slug):
     pre_gen.validate_project_slug(slug)
@@ -60,6 +144,7 @@ def test_valid_slugs(slug):
         ("channels", "would shadow"),
         ("daphne", "would shadow"),
         ("config", "would shadow"),
+        ("accounts", "would shadow"),
     ],
 )
 def test_invalid_slugs(slug, reason):
@@ -80,11 +165,37 @@ def test_invalid_emails(email):
         pre_gen.validate_author_email(email)
 
 
+GOOD_ANSWERS = {
+    "project_name": "Chat Server",
+    "project_slug": "chat_server",
+    "description": "A chat server.",
+    "author_name": "Your Name",
+    "author_email": "you@example.com",
+}
+
+
+def test_pre_gen_main_accepts_good_answers(capsys):
+    assert pre_gen.main(GOOD_ANSWERS) == 0
+    assert capsys.readouterr().err == ""
+
+
 def test_pre_gen_main_reports_one_line(capsys):
-    assert pre_gen.main({"project_slug": "for", "author_email": "you@example.com"}) == 1
+    assert pre_gen.main({**GOOD_ANSWERS, "project_slug": "for"}) == 1
     err = capsys.readouterr().err
     assert err.startswith("ERROR: project_slug 'for' is a Python keyword")
     assert err.count("\n") == 1
+
+
+def test_pre_gen_main_checks_free_text_before_the_slug(capsys):
+    assert pre_gen.main({**GOOD_ANSWERS, "project_name": "Chat\nServer"}) == 1
+    err = capsys.readouterr().err
+    assert err == "ERROR: project_name 'Chat\\nServer' holds a line break: answer on one line.\n"
+
+
+def test_pre_gen_main_checks_the_email_is_one_line(capsys):
+    assert pre_gen.main({**GOOD_ANSWERS, "author_email": "you\x01@example.com"}) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(r"ERROR: author_email 'you\x01@example.com' holds the control character")
 
 
 def make_source(tmp_path):
