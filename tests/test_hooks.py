@@ -253,9 +253,7 @@ BAD_ANSWERS = [
     pytest.param(
         {"project_slug": "my-project"}, "project_slug 'my-project' is not", id="dash-slug"
     ),
-    pytest.param(
-        {"project_name": "Chat Server!"}, "project_slug 'chat_server!' is not", id="derived"
-    ),
+    pytest.param({"project_name": "2 Chat"}, "project_slug '2_chat' is not", id="derived"),
     pytest.param(
         {"project_slug": "lambda"}, "project_slug 'lambda' is a Python keyword", id="keyword"
     ),

@@ -1,4 +1,4 @@
-"""ASGI application for {{ cookiecutter.project_name }}: ``config.asgi:application``.
+"""ASGI application for {{ cookiecutter.project_slug }}: ``config.asgi:application``.
 
 HTTP goes to Django. A websocket passes through, outermost first:
 

@@ -1,4 +1,4 @@
-"""Django settings for {{ cookiecutter.project_name }}.
+"""Django settings for {{ cookiecutter.project_slug }}.
 
 Every value that differs between machines comes from the environment (see the
 settings table in README.md). For local development the bake wrote a
