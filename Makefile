@@ -25,8 +25,8 @@ test: $(BIN)/pytest system-deps
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 
 lint: $(BIN)/pytest
-	$(BIN)/ruff check hooks tests
-	$(BIN)/ruff format --check hooks tests
+	$(BIN)/ruff check hooks tests local_extensions.py
+	$(BIN)/ruff format --check hooks tests local_extensions.py
 
 # Bake the default project into demo/ and serve it at http://127.0.0.1:8000/.
 demo: $(BIN)/pytest

@@ -1,22 +1,24 @@
 """Validate the answers before cookiecutter writes any file.
 
-Each check is a plain function that takes one answer and raises ``ValueError``
-with a one-line message naming the field and what is allowed, so the template's
-tests call them directly. Run as a hook, a failed check prints that line to
-stderr and exits 1; cookiecutter then removes the directory it created for the
-bake, so nothing is left behind.
+Each check is a plain function that takes one answer (the one-line check also
+takes the field's name) and raises ``ValueError`` with a one-line message naming
+the field and what to do, so the template's tests call them directly. Run as
+a hook, a failed check prints that line to stderr and exits 1; cookiecutter
+then removes the directory it created for the bake, so nothing is left behind.
 """
 
 import json
 import keyword
 import re
 import sys
+import unicodedata
 
 # Top-level modules a baked project imports, directly or through its
 # dependencies, and its own packages. A slug equal to one of them would shadow
 # it whenever the project's parent directory is on sys.path.
 PROJECT_MODULES = frozenset(
     {
+        "accounts",
         "asgiref",
         "autobahn",
         "channels",
@@ -39,8 +41,47 @@ PROJECT_MODULES = frozenset(
     }
 )
 
+# The answers a person types as one line of text; each lands on one line of the
+# README or pyproject.toml. (The email's own pattern refuses whitespace, but not
+# every control character.)
+ONE_LINE_FIELDS = ("project_name", "description", "author_name", "author_email")
+
+# Characters that str.splitlines() breaks a line at; all but the last two are
+# control characters too (the two are Unicode's line and paragraph separators).
+LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+
 # Deliberately simple: one "@", no spaces, a dot in the domain.
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+
+
+def validate_one_line(field: str, value: str) -> None:
+    """Check that the answer ``value`` to ``field`` is one line of printable text.
+
+    Raises ``ValueError`` if it holds a line break (a newline, or any other
+    character ``str.splitlines`` breaks at), another control character
+    (category Cc: tab, escape, delete...) or a lone surrogate (category Cs: a
+    byte that was not UTF-8, as Python decodes it from the command line). A
+    line break would split the README line the answer lands on, other control
+    characters are invisible there (and TOML refuses some, such as delete, as
+    they are), and a surrogate cannot be written as UTF-8 at all. With these
+    refused, the templates can write the rest as it is: the ``toml_string``
+    filter (local_extensions.py) relies on it. ``project_name`` must also hold
+    something other than spaces: it is the README title. Everything else
+    (quotes, backslashes, any script, emoji, markup) is allowed.
+    """
+    for char in value:
+        if char in LINE_BREAKS:
+            raise ValueError(f"{field} {value!r} holds a line break: answer on one line.")
+        category = unicodedata.category(char)
+        if category == "Cc":
+            raise ValueError(f"{field} {value!r} holds the control character {char!r}: remove it.")
+        if category == "Cs":
+            raise ValueError(
+                f"{field} {value!r} holds {char!r}, which is not a character "
+                "(input that is not UTF-8): answer in UTF-8."
+            )
+    if field == "project_name" and not value.strip():
+        raise ValueError(f"project_name {value!r} is blank: give the project a name.")
 
 
 def validate_project_slug(slug: str) -> None:
@@ -76,8 +117,14 @@ def validate_author_email(email: str) -> None:
 
 
 def main(answers: dict[str, str]) -> int:
-    """Run every check on ``answers``; print the first failure and return 1, else 0."""
+    """Run every check on ``answers``; print the first failure and return 1, else 0.
+
+    The free-text answers are checked first, so that a name holding a line
+    break is reported as such rather than through the slug derived from it.
+    """
     try:
+        for field in ONE_LINE_FIELDS:
+            validate_one_line(field, answers[field])
         validate_project_slug(answers["project_slug"])
         validate_author_email(answers["author_email"])
     except ValueError as error:

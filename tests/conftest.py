@@ -16,6 +16,7 @@ import pytest
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 COOKIECUTTER_JSON = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
+SOURCE_DIR = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
 
 
 def option_choices(context: dict) -> dict[str, list]:

@@ -5,9 +5,8 @@ import secrets
 from fnmatch import fnmatch
 from pathlib import Path
 
-from conftest import COOKIECUTTER_JSON, TEMPLATE_DIR
+from conftest import COOKIECUTTER_JSON, SOURCE_DIR
 
-SOURCE_DIR = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
 JINJA_LEFTOVER = re.compile(r"\{\{|\{%|%\}|\{#|#\}|cookiecutter")
 
 # Settings a production deployment sets (README: "Deploying").
@@ -36,12 +35,17 @@ def show(result) -> str:
 def test_bake_keeps_only_what_the_options_use(baked_project):
     root = baked_project.path
     options = baked_project.combination
-    assert (root / "chat" / "consumers.py").is_file()
-    assert not list((root / "chat").glob("consumers_*.py"))
-    assert (root / "chat" / "templates" / "registration").is_dir() == options["use_auth"]
-    assert (root / "chat" / "layers.py").is_file() == (options["channel_layer"] == "in-memory")
+    for module in ("chat/consumers.py", "tests/users.py", "tests/layer.py"):
+        path = root / module
+        assert path.is_file(), module
+        assert not list(path.parent.glob(f"{path.stem}_*.py")), f"variants of {module} left"
+    auth, redis = options["use_auth"], options["channel_layer"] == "redis"
+    assert (root / "accounts").is_dir() == auth
+    assert (root / "tests" / "test_accounts.py").is_file() == auth
+    assert (root / "chat" / "layers.py").is_file() == (not redis)
+    assert (root / "tests" / "test_live_redis.py").is_file() == redis
     pyproject = (root / "pyproject.toml").read_text()
-    assert ("channels-redis" in pyproject) == (options["channel_layer"] == "redis")
+    assert ("channels-redis" in pyproject) == redis
 
 
 def test_no_template_leftovers_and_tidy_text(baked_project):

@@ -5,7 +5,14 @@ import subprocess
 import sys
 
 import pytest
-from conftest import COMBINATIONS, COOKIECUTTER_JSON, TEMPLATE_DIR, combination_id, combinations
+from conftest import (
+    COMBINATIONS,
+    COOKIECUTTER_JSON,
+    SOURCE_DIR,
+    TEMPLATE_DIR,
+    combination_id,
+    combinations,
+)
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
 
@@ -39,6 +46,90 @@ def test_matrix_follows_new_choices():
     assert len(combinations(context)) == 3 * 3 * 2
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("Chat Server", id="plain"),
+        pytest.param("O'Brien's \"Chat\" '''x''' \"\"\"y\"\"\"", id="quotes"),
+        pytest.param("back\\slash \\n and trailing \\", id="backslashes"),
+        pytest.param("Café 聊天 😀 👩‍💻", id="non-ascii"),
+        pytest.param("{{ x }} {% if %} <script>", id="markup"),
+        pytest.param("  spaced  ", id="outer-spaces"),
+    ],
+)
+@pytest.mark.parametrize("field", ["project_name", "description", "author_name"])
+def test_one_line_answers(field, value):
+    pre_gen.validate_one_line(field, value)
+
+
+def test_blank_description_and_author_are_allowed():
+    pre_gen.validate_one_line("description", "")
+    pre_gen.validate_one_line("author_name", "  ")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        pytest.param(
+            "description",
+            "one\ntwo",
+            r"description 'one\ntwo' holds a line break: answer on one line.",
+            id="newline",
+        ),
+        pytest.param(
+            "project_name",
+            "one\r\n",
+            r"project_name 'one\r\n' holds a line break: answer on one line.",
+            id="crlf",
+        ),
+        pytest.param(
+            "author_name",
+            "one\u2028two",
+            r"author_name 'one\u2028two' holds a line break: answer on one line.",
+            id="line-separator",
+        ),
+        pytest.param(
+            "author_name",
+            "a\tb",
+            r"author_name 'a\tb' holds the control character '\t': remove it.",
+            id="tab",
+        ),
+        pytest.param(
+            "description",
+            "\x1b[31mred",
+            r"description '\x1b[31mred' holds the control character '\x1b': remove it.",
+            id="escape",
+        ),
+        pytest.param(
+            "description",
+            "del\x7f",
+            r"description 'del\x7f' holds the control character '\x7f': remove it.",
+            id="delete",
+        ),
+        pytest.param(
+            "project_name",
+            "Caf\udce9",
+            r"project_name 'Caf\udce9' holds '\udce9', which is not a character "
+            "(input that is not UTF-8): answer in UTF-8.",
+            id="surrogate",
+        ),
+        pytest.param(
+            "project_name", "", "project_name '' is blank: give the project a name.", id="empty"
+        ),
+        pytest.param(
+            "project_name",
+            "   ",
+            "project_name '   ' is blank: give the project a name.",
+            id="blank",
+        ),
+    ],
+)
+def test_answers_that_are_not_one_line(field, value, message):
+    with pytest.raises(ValueError) as caught:
+        pre_gen.validate_one_line(field, value)
+    assert str(caught.value) == message
+
+
 @pytest.mark.parametrize("slug", ["chat_server", "my_app2", "a"])
 def test_valid_slugs(slug):
     pre_gen.validate_project_slug(slug)
@@ -60,6 +151,7 @@ def test_valid_slugs(slug):
         ("channels", "would shadow"),
         ("daphne", "would shadow"),
         ("config", "would shadow"),
+        ("accounts", "would shadow"),
     ],
 )
 def test_invalid_slugs(slug, reason):
@@ -80,42 +172,106 @@ def test_invalid_emails(email):
         pre_gen.validate_author_email(email)
 
 
+GOOD_ANSWERS = {
+    "project_name": "Chat Server",
+    "project_slug": "chat_server",
+    "description": "A chat server.",
+    "author_name": "Your Name",
+    "author_email": "you@example.com",
+}
+
+
+def test_pre_gen_main_accepts_good_answers(capsys):
+    assert pre_gen.main(GOOD_ANSWERS) == 0
+    assert capsys.readouterr().err == ""
+
+
 def test_pre_gen_main_reports_one_line(capsys):
-    assert pre_gen.main({"project_slug": "for", "author_email": "you@example.com"}) == 1
+    assert pre_gen.main({**GOOD_ANSWERS, "project_slug": "for"}) == 1
     err = capsys.readouterr().err
     assert err.startswith("ERROR: project_slug 'for' is a Python keyword")
     assert err.count("\n") == 1
 
 
+def test_pre_gen_main_checks_free_text_before_the_slug(capsys):
+    assert pre_gen.main({**GOOD_ANSWERS, "project_name": "Chat\nServer"}) == 1
+    err = capsys.readouterr().err
+    assert err == "ERROR: project_name 'Chat\\nServer' holds a line break: answer on one line.\n"
+
+
+def test_pre_gen_main_checks_the_email_is_one_line(capsys):
+    assert pre_gen.main({**GOOD_ANSWERS, "author_email": "you\x01@example.com"}) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(r"ERROR: author_email 'you\x01@example.com' holds the control character")
+
+
 def make_source(tmp_path):
-    """Lay out the files the post_gen hook works on, as a bake leaves them; return the dir."""
-    chat = tmp_path / "chat"
-    (chat / "templates" / "registration").mkdir(parents=True)
-    for style in post_gen.CONSUMER_STYLES:
-        (chat / f"consumers_{style}.py").write_text(f"# {style}\n")
-    (chat / "layers.py").write_text("")
+    """Lay out the files the post_gen hook works on, as a bake leaves them; return the dir.
+
+    Each variant module holds its own name, so a test can tell which one was kept.
+    """
+    for module in post_gen.VARIANTS:
+        stem = (tmp_path / module).with_suffix("")
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in VARIANT_SUFFIXES[module]:
+            path = stem.with_name(f"{stem.name}_{suffix}.py")
+            path.write_text(f"# {path.name}\n")
+    for paths in post_gen.OPTION_PATHS.values():
+        for relative in paths:
+            path = tmp_path / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.suffix:
+                path.write_text("")
+            else:
+                path.mkdir()
     (tmp_path / ".env.example").write_text("# comment\nDJANGO_SECRET_KEY=\nDJANGO_DEBUG=true\n")
     return tmp_path
 
 
-@pytest.mark.parametrize("style", ["async", "sync", "json"])
-def test_select_consumer_module(tmp_path, style):
+# Every variant each module in post_gen.VARIANTS ships with, by file-name suffix.
+VARIANT_SUFFIXES = {
+    "chat/consumers.py": ["async", "sync", "json"],
+    "tests/users.py": ["auth", "noauth"],
+    "tests/layer.py": ["in_memory", "redis"],
+}
+
+
+def test_every_option_with_variants_has_one_per_answer():
+    choices = {key: value for key, value in COOKIECUTTER_JSON.items() if not key.startswith("_")}
+    for module, option in post_gen.VARIANTS.items():
+        answers = choices[option] if isinstance(choices[option], list) else [True, False]
+        expected = sorted(post_gen.variant_suffix(answer) for answer in answers)
+        assert sorted(VARIANT_SUFFIXES[module]) == expected
+        stem = (SOURCE_DIR / module).with_suffix("")
+        shipped = sorted(
+            path.stem.removeprefix(f"{stem.name}_")
+            for path in stem.parent.glob(f"{stem.name}_*.py")
+        )
+        assert shipped == expected, module
+
+
+@pytest.mark.parametrize("combination", COMBINATIONS, ids=combination_id)
+def test_select_variants_keeps_the_chosen_module_of_each(tmp_path, combination):
     project = make_source(tmp_path)
-    post_gen.select_consumer_module(project, style)
-    assert sorted(p.name for p in (project / "chat").glob("consumers*.py")) == ["consumers.py"]
-    assert (project / "chat" / "consumers.py").read_text() == f"# {style}\n"
-
-
-def test_select_consumer_module_rejects_unknown_style(tmp_path):
-    with pytest.raises(ValueError, match="consumer_style 'trio'"):
-        post_gen.select_consumer_module(make_source(tmp_path), "trio")
+    post_gen.select_variants(project, combination)
+    for module, option in post_gen.VARIANTS.items():
+        target = project / module
+        suffix = post_gen.variant_suffix(combination[option])
+        assert target.read_text() == f"# {target.stem}_{suffix}.py\n"
+        assert not list(target.parent.glob(f"{target.stem}_*.py")), module
 
 
 @pytest.mark.parametrize(
     ("context", "expected"),
     [
-        ({"use_auth": True, "channel_layer": "in-memory"}, []),
-        ({"use_auth": False, "channel_layer": "in-memory"}, ["chat/templates/registration"]),
+        (
+            {"use_auth": True, "channel_layer": "in-memory"},
+            ["tests/test_live_redis.py"],
+        ),
+        (
+            {"use_auth": False, "channel_layer": "in-memory"},
+            ["accounts", "tests/test_accounts.py", "tests/test_live_redis.py"],
+        ),
         ({"use_auth": True, "channel_layer": "redis"}, ["chat/layers.py"]),
     ],
 )
@@ -125,8 +281,8 @@ def test_unused_paths(context, expected):
 
 def test_remove_paths(tmp_path):
     project = make_source(tmp_path)
-    post_gen.remove_paths(project, ["chat/templates/registration", "chat/layers.py"])
-    assert not (project / "chat" / "templates" / "registration").exists()
+    post_gen.remove_paths(project, ["accounts", "chat/layers.py"])
+    assert not (project / "accounts").exists()
     assert not (project / "chat" / "layers.py").exists()
 
 
@@ -147,9 +303,7 @@ BAD_ANSWERS = [
     pytest.param(
         {"project_slug": "my-project"}, "project_slug 'my-project' is not", id="dash-slug"
     ),
-    pytest.param(
-        {"project_name": "Chat Server!"}, "project_slug 'chat_server!' is not", id="derived"
-    ),
+    pytest.param({"project_name": "2 Chat"}, "project_slug '2_chat' is not", id="derived"),
     pytest.param(
         {"project_slug": "lambda"}, "project_slug 'lambda' is a Python keyword", id="keyword"
     ),
