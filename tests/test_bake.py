@@ -111,14 +111,23 @@ def test_deploy_check_passes_with_production_settings(baked_project, tmp_path):
     assert "no issues" in result.stdout, show(result)
 
 
+# What asyncio prints when a task outlived its event loop: the baked project's
+# own tests fail on it during a test, and this catches it after the last one.
+LEFTOVER_TASK = re.compile(r"Task was destroyed but it is pending|Event loop is closed")
+
+
 def run_layer(baked_project, *marker: str):
-    """Run one layer of the baked project's tests; assert it passed with nothing skipped."""
+    """Run one layer of the baked project's tests; assert it passed with nothing skipped.
+
+    Also fails when asyncio reported a task left pending (``LEFTOVER_TASK``).
+    """
     args = ["python", "-m", "pytest", "-p", "no:cacheprovider", "-rA", *marker]
     result = baked_project.run(*args, timeout=1500)
     assert result.returncode == 0, show(result)
     summary = result.stdout.strip().splitlines()[-1]
     assert " passed" in summary, show(result)
     assert "skipped" not in summary and "xfail" not in summary, show(result)
+    assert not LEFTOVER_TASK.search(result.stdout + result.stderr), show(result)
     return result
 
 

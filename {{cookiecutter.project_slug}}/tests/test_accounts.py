@@ -121,7 +121,7 @@ def test_a_logged_out_page_stops_reconnecting_and_offers_the_login(
 
     # Stopped for good: no further handshakes while the page waits.
     handshakes = []
-    page.on("websocket", handshakes.append)
+    page.on("websocket", lambda websocket: handshakes.append(websocket.url))
     page.wait_for_timeout(3000)  # longer than the next backoff step would wait
     assert handshakes == []
     expect(status).to_have_attribute("data-state", "logged-out")
