@@ -1,7 +1,7 @@
 """Finish a bake: keep the modules the answers chose, drop what they rule out, write .env.
 
-Each step is a plain function of the project directory and one answer, so the
-template's tests call them directly.
+Each step is a plain function of the project directory and the answers (the
+cookiecutter context), so the template's tests call them directly.
 """
 
 import json

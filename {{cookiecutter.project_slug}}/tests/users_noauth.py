@@ -7,7 +7,7 @@ messages from "anonymous".
 
 import pytest
 
-ANONYMOUS = "anonymous"
+from chat.protocol import ANONYMOUS
 
 
 def shown_name(username: str) -> str:
