@@ -15,6 +15,7 @@ from pathlib import Path
 # module is plain Python and the option is decided here, in one place.
 VARIANTS = {
     "chat/consumers.py": "consumer_style",
+    "config/server.py": "asgi_server",
     "tests/users.py": "use_auth",
     "tests/layer.py": "channel_layer",
 }
@@ -24,6 +25,7 @@ OPTION_PATHS = {
     ("use_auth", True): ["accounts", "tests/test_accounts.py"],
     ("channel_layer", "in-memory"): ["chat/layers.py"],
     ("channel_layer", "redis"): ["tests/test_live_redis.py"],
+    ("asgi_server", "daphne"): ["chat/shutdown.py"],
 }
 ENV_HEADER = """\
 # Settings for local development, written by the bake with a new secret key.

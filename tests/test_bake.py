@@ -35,7 +35,7 @@ def show(result) -> str:
 def test_bake_keeps_only_what_the_options_use(baked_project):
     root = baked_project.path
     options = baked_project.combination
-    for module in ("chat/consumers.py", "tests/users.py", "tests/layer.py"):
+    for module in ("chat/consumers.py", "config/server.py", "tests/users.py", "tests/layer.py"):
         path = root / module
         assert path.is_file(), module
         assert not list(path.parent.glob(f"{path.stem}_*.py")), f"variants of {module} left"
@@ -44,6 +44,7 @@ def test_bake_keeps_only_what_the_options_use(baked_project):
     assert (root / "tests" / "test_accounts.py").is_file() == auth
     assert (root / "chat" / "layers.py").is_file() == (not redis)
     assert (root / "tests" / "test_live_redis.py").is_file() == redis
+    assert (root / "chat" / "shutdown.py").is_file() == (options["asgi_server"] == "daphne")
     pyproject = (root / "pyproject.toml").read_text()
     assert ("channels-redis" in pyproject) == redis
 

@@ -30,20 +30,21 @@ post_gen = load_hook("post_gen_project")
 
 
 def test_matrix_is_the_product_of_cookiecutter_json_choices():
-    assert len(COMBINATIONS) == 2 * 3 * 2
+    assert len(COMBINATIONS) == 2 * 3 * 2 * 3
     assert COMBINATIONS[0] == {
         "channel_layer": "in-memory",
         "consumer_style": "async",
         "use_auth": True,
+        "asgi_server": "daphne",
     }
     ids = [combination_id(c) for c in COMBINATIONS]
     assert len(set(ids)) == len(ids)
-    assert "redis-json-noauth" in ids
+    assert "redis-json-noauth-granian" in ids
 
 
 def test_matrix_follows_new_choices():
     context = {**COOKIECUTTER_JSON, "channel_layer": ["in-memory", "redis", "postgres"]}
-    assert len(combinations(context)) == 3 * 3 * 2
+    assert len(combinations(context)) == 3 * 3 * 2 * 3
 
 
 @pytest.mark.parametrize(
@@ -231,6 +232,7 @@ def make_source(tmp_path):
 # Every variant each module in post_gen.VARIANTS ships with, by file-name suffix.
 VARIANT_SUFFIXES = {
     "chat/consumers.py": ["async", "sync", "json"],
+    "config/server.py": ["daphne", "uvicorn", "granian"],
     "tests/users.py": ["auth", "noauth"],
     "tests/layer.py": ["in_memory", "redis"],
 }
@@ -265,14 +267,17 @@ def test_select_variants_keeps_the_chosen_module_of_each(tmp_path, combination):
     ("context", "expected"),
     [
         (
-            {"use_auth": True, "channel_layer": "in-memory"},
+            {"use_auth": True, "channel_layer": "in-memory", "asgi_server": "daphne"},
             ["tests/test_live_redis.py"],
         ),
         (
-            {"use_auth": False, "channel_layer": "in-memory"},
+            {"use_auth": False, "channel_layer": "in-memory", "asgi_server": "daphne"},
             ["accounts", "tests/test_accounts.py", "tests/test_live_redis.py"],
         ),
-        ({"use_auth": True, "channel_layer": "redis"}, ["chat/layers.py"]),
+        (
+            {"use_auth": True, "channel_layer": "redis", "asgi_server": "uvicorn"},
+            ["chat/layers.py", "chat/shutdown.py"],
+        ),
     ],
 )
 def test_unused_paths(context, expected):

@@ -5,6 +5,7 @@ settings table in README.md). For local development the bake wrote a
 git-ignored ``.env`` beside manage.py; real environment variables win over it.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -164,6 +165,22 @@ CHANNEL_LAYERS = {
 
 # Characters one chat message may hold; longer ones get a message_too_long error.
 CHAT_MAX_MESSAGE_LENGTH = env.int("CHAT_MAX_MESSAGE_LENGTH", default=4096)
+
+# The production server, started by "manage.py serve" (config/server.py). A ping
+# every SERVER_PING_INTERVAL seconds keeps idle websockets open through proxies;
+# a peer that does not answer within SERVER_PING_TIMEOUT is closed.
+SERVER_PING_INTERVAL = env.int("SERVER_PING_INTERVAL", default=20)
+SERVER_PING_TIMEOUT = env.int("SERVER_PING_TIMEOUT", default=30)
+# The largest websocket message a client may send: daphne's limit (CVE-2026-44545).
+SERVER_MAX_MESSAGE_BYTES = 1024 * 1024
+{% if cookiecutter.channel_layer == "redis" %}
+# Worker processes; they meet in Redis, so any number serves the same rooms.
+SERVER_WORKERS = env.int("SERVER_WORKERS", default=os.cpu_count() or 1)
+{% else %}
+# One worker process: the in-memory channel layer lives inside one process, so
+# members connected to another worker would never hear the room.
+SERVER_WORKERS = 1
+{% endif %}
 
 LOGGING = {
     "version": 1,

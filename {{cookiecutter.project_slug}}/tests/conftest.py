@@ -21,7 +21,7 @@ from playwright.sync_api import sync_playwright
 
 from .browser import CHROMIUM_ARGS, TIMEOUT_MS, chromium_path
 from .inprocess import ORIGIN, TIMEOUT
-from .live import PROJECT_DIR, DaphneServer
+from .live import PING_INTERVAL, PING_TIMEOUT, PROJECT_DIR, AsgiServer
 
 pytest_plugins = ["tests.users", "tests.layer"]
 
@@ -130,7 +130,9 @@ def live_env(tmp_path_factory):
 
     DEBUG is off, static files are collected and served by WhiteNoise, and the
     database is a file every server process shares. Only the HTTPS redirect and
-    secure-only cookies are off, since the tests speak plain HTTP.
+    secure-only cookies are off, since the tests speak plain HTTP, and pings
+    come every second (a 2-second timeout), so the idle test proves keepalive
+    in seconds rather than minutes.
     """
     database = tmp_path_factory.mktemp("live") / "db.sqlite3"
     env = {
@@ -141,6 +143,8 @@ def live_env(tmp_path_factory):
         "DATABASE_URL": f"sqlite:///{database}",
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "DJANGO_SECURE_COOKIES": "false",
+        "SERVER_PING_INTERVAL": str(PING_INTERVAL),
+        "SERVER_PING_TIMEOUT": str(PING_TIMEOUT),
     }
     for command in (["migrate"], ["collectstatic", "--verbosity", "0"]):
         subprocess.run(
@@ -153,16 +157,16 @@ def live_env(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def daphne_server(live_env, tmp_path_factory):
-    """One daphne process for the whole session, serving config.asgi:application."""
-    with DaphneServer(live_env, tmp_path_factory.mktemp("daphne") / "daphne.log") as server:
+def asgi_server(live_env, tmp_path_factory):
+    """One production server for the whole session, serving config.asgi:application."""
+    with AsgiServer(live_env, tmp_path_factory.mktemp("server") / "server.log") as server:
         yield server
 
 
 @pytest.fixture
 def private_server(live_env, tmp_path):
-    """A daphne process of the test's own, which it may stop and start."""
-    with DaphneServer(live_env, tmp_path / "daphne.log") as server:
+    """A production server of the test's own, which it may stop and start."""
+    with AsgiServer(live_env, tmp_path / "server.log") as server:
         yield server
 
 

@@ -1,8 +1,8 @@
 """Real processes for the live and browser tests, and a websocket client for them.
 
-Nothing here is a fake: the server is ``daphne config.asgi:application`` in its
-own process, and clients talk to it over real sockets with the ``websockets``
-library.
+Nothing here is a fake: the server is the production one (``manage.py serve``)
+in its own process, and clients talk to it over real sockets with the
+``websockets`` library.
 """
 
 import asyncio
@@ -12,14 +12,21 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from websockets.asyncio.client import connect
+
+from config import server
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TIMEOUT = 10  # seconds to wait for one frame, or for a handshake
 START_TIMEOUT = 30  # seconds a server may take to say it listens
 STOP_TIMEOUT = 20  # seconds a server may take to exit after SIGTERM
+# Live servers ping every second and close a peer silent for 2 s (SERVER_PING_*),
+# so the idle test outlasts many ping rounds in a few seconds.
+PING_INTERVAL = 1
+PING_TIMEOUT = 2
 
 
 def free_port() -> int:
@@ -29,52 +36,44 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_ready(process: subprocess.Popen, log: Path, offset: int, ready: str, timeout: float):
-    """Wait until ``ready`` appears in ``log`` after byte ``offset`` (the server says it listens).
-
-    Raises RuntimeError, with the end of the log, if ``process`` exits or
-    ``timeout`` seconds pass first. Reading the server's own word, rather than
-    probing the port, cannot mistake another process on that port for it.
-    """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        with log.open("rb") as file:
-            file.seek(offset)
-            if ready.encode() in file.read():
-                return
-        time.sleep(0.1)
-    tail = log.read_text(errors="replace")[-3000:]
-    raise RuntimeError(f"{process.args[0]} did not get ready ({ready!r}):\n{tail}")
-
-
 class Process:
     """A server subprocess on a fixed loopback port, with its output in a log file.
 
-    ``ready`` is the text the server logs once it accepts connections.
+    Subclasses say when it is ready (``is_ready``).
     """
 
-    def __init__(self, args: list[str], port: int, log: Path, ready: str, env=None) -> None:
+    def __init__(self, args: list[str], port: int, log: Path, env=None) -> None:
         self.args = args
         self.port = port
         self.log = log
-        self.ready = ready
         self.env = env
         self.process: subprocess.Popen | None = None
 
+    def is_ready(self, log_offset: int) -> bool:
+        """True once the server accepts connections; its log for this start begins at the offset."""
+        raise NotImplementedError
+
     def start(self) -> None:
-        """Start the process and wait until it is ready; RuntimeError (and no process) if not."""
+        """Start the process and wait until it is ready.
+
+        Raises RuntimeError, with the end of its log, if it exits or is not
+        ready within START_TIMEOUT seconds; no process is left behind then.
+        """
         self.log.touch()
         offset = self.log.stat().st_size
         with self.log.open("a") as log:
             self.process = subprocess.Popen(
                 self.args, cwd=PROJECT_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
-        try:
-            wait_until_ready(self.process, self.log, offset, self.ready, START_TIMEOUT)
-        except BaseException:
-            self.process.kill()
-            self.process.wait()
-            raise
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline and self.process.poll() is None:
+            if self.is_ready(offset):
+                return
+            time.sleep(0.1)
+        self.process.kill()
+        self.process.wait()
+        tail = self.log.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"{' '.join(self.args)} did not get ready:\n{tail}")
 
     def stop(self) -> None:
         """Send SIGTERM, as a service manager would, and wait; kill it after STOP_TIMEOUT s.
@@ -100,14 +99,29 @@ class Process:
         self.stop()
 
 
-class DaphneServer(Process):
-    """``daphne config.asgi:application`` on a free loopback port, as in production."""
+class AsgiServer(Process):
+    """The production server, ``manage.py serve`` (config/server.py), on a free loopback port.
+
+    Ready once every server process has logged ``server.STARTED_LOG`` (a server
+    with several workers says it listens before its workers have loaded the
+    application) and it serves a static file over HTTP.
+    """
 
     def __init__(self, env: dict, log: Path) -> None:
         port = free_port()
-        args = [sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port", str(port)]
-        ready = f"Listening on TCP address 127.0.0.1:{port}"
-        super().__init__([*args, "config.asgi:application"], port, log, ready, env)
+        args = [sys.executable, "manage.py", "serve", "--bind", "127.0.0.1", "--port", str(port)]
+        super().__init__(args, port, log, env)
+
+    def is_ready(self, log_offset: int) -> bool:
+        with self.log.open("rb") as log:
+            log.seek(log_offset)
+            if log.read().count(server.STARTED_LOG.encode()) < server.processes():
+                return False
+        try:
+            with urllib.request.urlopen(f"{self.origin}/static/chat/chat.css", timeout=1):
+                return True
+        except OSError:
+            return False
 
     @property
     def origin(self) -> str:
@@ -119,7 +133,7 @@ class DaphneServer(Process):
         return f"ws://127.0.0.1:{self.port}{path}"
 
 
-def open_socket(server: DaphneServer, path: str, cookie: str | None = None, origin=None):
+def open_socket(server: AsgiServer, path: str, cookie: str | None = None, origin=None):
     """Return a websockets ``connect()`` for ``path`` on ``server``.
 
     It sends the Origin a browser on the server's pages would (or ``origin``)

@@ -69,19 +69,19 @@ async def test_logged_in_user_is_named_in_messages(open_communicator, room_name,
 
 @pytest.mark.live
 @pytest.mark.parametrize("path", ["/ws/echo/", "/ws/chat/lobby/"])
-async def test_live_anonymous_handshake_is_rejected(daphne_server, path):
+async def test_live_anonymous_handshake_is_rejected(asgi_server, path):
     with pytest.raises(InvalidStatus) as caught:
-        async with live.open_socket(daphne_server, path):
+        async with live.open_socket(asgi_server, path):
             pass
     assert caught.value.response.status_code == 403
 
 
 @pytest.mark.live
-async def test_live_users_are_named(daphne_server, room_name, live_alice, live_bob):
+async def test_live_users_are_named(asgi_server, room_name, live_alice, live_bob):
     path = f"/ws/chat/{room_name}/"
     async with (
-        live.open_socket(daphne_server, path, live_alice) as first,
-        live.open_socket(daphne_server, path, live_bob) as second,
+        live.open_socket(asgi_server, path, live_alice) as first,
+        live.open_socket(asgi_server, path, live_bob) as second,
     ):
         await live.send(first, "from alice")
         await live.send(second, "from bob")

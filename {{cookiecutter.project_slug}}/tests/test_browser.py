@@ -13,8 +13,8 @@ from .users import sign_in
 pytestmark = pytest.mark.browser
 
 
-def test_two_pages_in_one_room_chat(daphne_server, new_page, room_name):
-    first, second = new_page(daphne_server), new_page(daphne_server)
+def test_two_pages_in_one_room_chat(asgi_server, new_page, room_name):
+    first, second = new_page(asgi_server), new_page(asgi_server)
     ann, ben = sign_in(first, "ann"), sign_in(second, "ben")
     enter_room(first, room_name)
     enter_room(second, room_name)
@@ -32,8 +32,8 @@ def test_two_pages_in_one_room_chat(daphne_server, new_page, room_name):
         expect(log.nth(1).locator(".user")).to_have_text(ben)
 
 
-def test_html_in_a_message_is_shown_literally_and_never_runs(daphne_server, new_page, room_name):
-    sender, reader = new_page(daphne_server), new_page(daphne_server)
+def test_html_in_a_message_is_shown_literally_and_never_runs(asgi_server, new_page, room_name):
+    sender, reader = new_page(asgi_server), new_page(asgi_server)
     sign_in(sender, "mallory")
     sign_in(reader, "reader")
     enter_room(sender, room_name)

@@ -1,4 +1,4 @@
-"""The project as users run it: daphne in its own process, real websocket clients.
+"""The project as users run it: the production server in its own process, real clients.
 
 Run with ``pytest -m live``. Every client sends the Origin header a browser would.
 """
@@ -11,31 +11,34 @@ import pytest
 from django.conf import settings
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from config import server
+
 from .live import TIMEOUT, open_socket, receive, send
 from .users import live_cookie
 
 pytestmark = pytest.mark.live
 
-# How long the idle test leaves a connection silent: past daphne's ping
-# interval (20 s) and ping timeout (30 s), so keepalive has to work.
-IDLE_SECONDS = float(os.environ.get("LIVE_IDLE_SECONDS", "75"))
+# How long the idle test leaves a connection silent: many rounds of the live
+# servers' pings (PING_INTERVAL, PING_TIMEOUT), and past the Redis client's
+# 10-second socket timeout, which once closed idle connections (channels_redis #422).
+IDLE_SECONDS = float(os.environ.get("LIVE_IDLE_SECONDS", "12"))
 
 
-async def test_echo(daphne_server, live_alice):
-    async with open_socket(daphne_server, "/ws/echo/", live_alice) as websocket:
+async def test_echo(asgi_server, live_alice):
+    async with open_socket(asgi_server, "/ws/echo/", live_alice) as websocket:
         await send(websocket, "hello")
         assert await receive(websocket) == {"type": "echo", "message": "hello"}
 
 
 async def test_broadcast_reaches_every_member_and_no_other_room(
-    daphne_server, room_name, live_alice, live_bob
+    asgi_server, room_name, live_alice, live_bob
 ):
     path = f"/ws/chat/{room_name}/"
     async with (
-        open_socket(daphne_server, path, live_alice) as first,
-        open_socket(daphne_server, path, live_bob) as second,
-        open_socket(daphne_server, path, live_alice) as third,
-        open_socket(daphne_server, f"/ws/chat/{room_name}-other/", live_bob) as elsewhere,
+        open_socket(asgi_server, path, live_alice) as first,
+        open_socket(asgi_server, path, live_bob) as second,
+        open_socket(asgi_server, path, live_alice) as third,
+        open_socket(asgi_server, f"/ws/chat/{room_name}-other/", live_bob) as elsewhere,
     ):
         members = (first, second, third)
         for number, member in enumerate(members):
@@ -54,8 +57,8 @@ async def test_broadcast_reaches_every_member_and_no_other_room(
         assert (await receive(elsewhere))["message"] == "other room"
 
 
-async def test_every_error_code_leaves_the_connection_usable(daphne_server, room_name, live_alice):
-    async with open_socket(daphne_server, f"/ws/chat/{room_name}/", live_alice) as websocket:
+async def test_every_error_code_leaves_the_connection_usable(asgi_server, room_name, live_alice):
+    async with open_socket(asgi_server, f"/ws/chat/{room_name}/", live_alice) as websocket:
         too_long = json.dumps({"message": "x" * (settings.CHAT_MAX_MESSAGE_LENGTH + 1)})
         frames = [
             ("{oops", "invalid_json"),
@@ -73,25 +76,25 @@ async def test_every_error_code_leaves_the_connection_usable(daphne_server, room
 
 
 @pytest.mark.parametrize("path", ["/ws/echo/", "/ws/chat/lobby/"])
-async def test_foreign_origin_is_rejected(daphne_server, live_alice, path):
+async def test_foreign_origin_is_rejected(asgi_server, live_alice, path):
     with pytest.raises(InvalidStatus) as caught:
-        async with open_socket(daphne_server, path, live_alice, origin="http://evil.example"):
+        async with open_socket(asgi_server, path, live_alice, origin="http://evil.example"):
             pass
     assert caught.value.response.status_code == 403
 
 
-async def test_unknown_path_is_rejected(daphne_server, live_alice):
+async def test_unknown_path_is_rejected(asgi_server, live_alice):
     with pytest.raises(InvalidStatus) as caught:
-        async with open_socket(daphne_server, "/ws/chat/not.a.room/", live_alice):
+        async with open_socket(asgi_server, "/ws/chat/not.a.room/", live_alice):
             pass
     assert caught.value.response.status_code == 403
 
 
-async def test_burst_every_member_receives_every_message(daphne_server, room_name, live_alice):
+async def test_burst_every_member_receives_every_message(asgi_server, room_name, live_alice):
     """50 members, 5 of them sending 40 messages each at once: 200 messages, none lost."""
     members_count, senders_count, per_sender = 50, 5, 40
     path = f"/ws/chat/{room_name}/"
-    members = [await open_socket(daphne_server, path, live_alice) for _ in range(members_count)]
+    members = [await open_socket(asgi_server, path, live_alice) for _ in range(members_count)]
     try:
         expected = {f"{s}:{n}" for s in range(senders_count) for n in range(per_sender)}
 
@@ -112,12 +115,12 @@ async def test_burst_every_member_receives_every_message(daphne_server, room_nam
 
 
 async def test_idle_connection_still_sends_and_receives(
-    daphne_server, room_name, live_alice, live_bob
+    asgi_server, room_name, live_alice, live_bob
 ):
     path = f"/ws/chat/{room_name}/"
-    async with open_socket(daphne_server, path, live_alice) as idle:
+    async with open_socket(asgi_server, path, live_alice) as idle:
         await asyncio.sleep(IDLE_SECONDS)
-        async with open_socket(daphne_server, path, live_bob) as fresh:
+        async with open_socket(asgi_server, path, live_bob) as fresh:
             await send(fresh, "anyone there?")
             assert (await receive(idle))["message"] == "anyone there?"
             await send(idle, "still here")
@@ -125,17 +128,25 @@ async def test_idle_connection_still_sends_and_receives(
             assert (await receive(fresh))["message"] == "still here"
 
 
-async def test_shutdown_sends_a_close_frame_and_restart_serves_again(
+async def test_shutdown_closes_connections_and_restart_serves_again(
     private_server, live_users, room_name
 ):
+    """SIGTERM ends every connection at once, with the server's close code, then restarts.
+
+    ``server.SHUTDOWN_CLOSE_CODE`` is None where the server sends no close
+    frame (granian); the connection must still end, not hang.
+    """
     cookie = live_cookie(private_server, "alice")
     path = f"/ws/chat/{room_name}/"
     async with open_socket(private_server, path, cookie) as websocket:
         await asyncio.to_thread(private_server.stop)
         with pytest.raises(ConnectionClosed) as caught:
             await asyncio.wait_for(websocket.recv(), TIMEOUT)
-        assert caught.value.rcvd is not None, "TCP connection dropped without a close frame"
-        assert caught.value.rcvd.code == 4001  # going away: chat.middleware.GOING_AWAY
+        if server.SHUTDOWN_CLOSE_CODE is None:
+            assert caught.value.rcvd is None
+        else:
+            assert caught.value.rcvd is not None, "TCP connection dropped without a close frame"
+            assert caught.value.rcvd.code == server.SHUTDOWN_CLOSE_CODE
     await asyncio.to_thread(private_server.start)
     async with open_socket(private_server, path, cookie) as websocket:
         await send(websocket, "back")

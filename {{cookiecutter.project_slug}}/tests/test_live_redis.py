@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from .live import DaphneServer, Process, free_port, open_socket, receive, send
+from .live import AsgiServer, Process, free_port, open_socket, receive, send
 from .users import live_cookie
 
 pytestmark = pytest.mark.live
@@ -28,7 +28,12 @@ class RedisServer(Process):
         port = free_port()
         args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
         args += ["--appendonly", "no", "--dir", str(workdir)]
-        super().__init__(args, port, workdir / "redis.log", "Ready to accept connections")
+        super().__init__(args, port, workdir / "redis.log")
+
+    def is_ready(self, log_offset: int) -> bool:
+        with self.log.open("rb") as log:
+            log.seek(log_offset)
+            return b"Ready to accept connections" in log.read()
 
     @property
     def url(self) -> str:
@@ -51,12 +56,12 @@ def private_redis(tmp_path):
 
 
 async def test_members_on_two_processes_hear_each_other(
-    daphne_server, private_server, room_name, live_alice, live_bob
+    asgi_server, private_server, room_name, live_alice, live_bob
 ):
-    """daphne_server and private_server are two processes on one Redis and one database."""
+    """asgi_server and private_server are two servers on one Redis and one database."""
     path = f"/ws/chat/{room_name}/"
     async with (
-        open_socket(daphne_server, path, live_alice) as on_a,
+        open_socket(asgi_server, path, live_alice) as on_a,
         open_socket(private_server, path, live_bob) as on_b,
     ):
         await send(on_a, "from A")
@@ -71,7 +76,7 @@ async def test_server_recovers_from_a_redis_outage(
     live_env, live_users, private_redis, tmp_path, room_name
 ):
     env = {**live_env, "REDIS_URL": private_redis.url}
-    with DaphneServer(env, tmp_path / "daphne.log") as server:
+    with AsgiServer(env, tmp_path / "daphne.log") as server:
         cookie = live_cookie(server, "alice")
         path = f"/ws/chat/{room_name}/"
         async with (

@@ -92,14 +92,14 @@ class FormClient:
 
 
 @pytest.fixture(scope="session")
-def live_users(daphne_server):
+def live_users(asgi_server):
     """Sign up "alice" and "bob" through the real signup form, in the live database.
 
     Every live server shares that database, so they can log in on any of them.
     """
     for username in ("alice", "bob"):
         form = {"username": username, "password1": PASSWORD, "password2": PASSWORD}
-        landed = FormClient(daphne_server).submit("/accounts/signup/", form)
+        landed = FormClient(asgi_server).submit("/accounts/signup/", form)
         assert not landed.endswith("/accounts/signup/"), f"signup as {username} failed"
     return ("alice", "bob")
 
@@ -113,15 +113,15 @@ def live_cookie(server, username: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def live_alice(daphne_server, live_users):
+def live_alice(asgi_server, live_users):
     """The Cookie header of "alice", logged in on the session's daphne server."""
-    return live_cookie(daphne_server, "alice")
+    return live_cookie(asgi_server, "alice")
 
 
 @pytest.fixture(scope="session")
-def live_bob(daphne_server, live_users):
+def live_bob(asgi_server, live_users):
     """The Cookie header of "bob", logged in on the session's daphne server."""
-    return live_cookie(daphne_server, "bob")
+    return live_cookie(asgi_server, "bob")
 
 
 def sign_in(page, name: str) -> str:

@@ -1,0 +1,23 @@
+"""``manage.py serve``: run the production ASGI server, configured in config/server.py."""
+
+import os
+
+from django.core.management.base import BaseCommand
+
+from config import server
+
+
+class Command(BaseCommand):
+    help = "Serve config.asgi:application with the production ASGI server (config/server.py)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--bind", default="127.0.0.1", help="address to listen on")
+        parser.add_argument("--port", type=int, default=8000, help="port to listen on")
+
+    def handle(self, *args, bind, port, **options):
+        argv = server.command(bind, port)
+        self.stdout.write(" ".join(argv))
+        self.stdout.flush()
+        # The server replaces this process, so it gets the service manager's
+        # signals (SIGTERM) itself.
+        os.execv(argv[0], argv)

@@ -1,0 +1,45 @@
+"""The production server: daphne, Channels' own ASGI server (``manage.py serve``).
+
+Daphne serves from one process; run several behind the proxy to use more
+cores (README: "Deploying"). Every websocket setting is set here, in one
+place, from the SERVER_* settings.
+"""
+
+import sys
+
+from django.conf import settings
+
+from chat.shutdown import GOING_AWAY
+
+# Daphne drops open websockets without a close frame when it stops;
+# chat.shutdown.CloseOnShutdownMiddleware closes them with this code first.
+SHUTDOWN_CLOSE_CODE = GOING_AWAY
+# What daphne logs once it listens (it serves from one process).
+STARTED_LOG = "Listening on TCP address"
+
+
+def processes() -> int:
+    """Return how many server processes log ``STARTED_LOG`` once ready."""
+    return 1
+
+
+def command(host: str, port: int) -> list[str]:
+    """Return the command line that serves config.asgi:application on ``host``:``port``."""
+    return [
+        sys.executable,
+        "-m",
+        "daphne",
+        "--bind",
+        host,
+        "--port",
+        str(port),
+        "--ping-interval",
+        str(settings.SERVER_PING_INTERVAL),
+        "--ping-timeout",
+        str(settings.SERVER_PING_TIMEOUT),
+        "--websocket-max-message-size",
+        str(settings.SERVER_MAX_MESSAGE_BYTES),
+        "--websocket-max-frame-size",
+        str(settings.SERVER_MAX_MESSAGE_BYTES),
+        "config.asgi:application",
+    ]

@@ -1,0 +1,47 @@
+"""The production server: granian with its own worker processes (``manage.py serve``).
+
+``--respawn-failed-workers`` restarts a worker that dies (without it, granian
+stops altogether). ``asginl`` is the ASGI interface without the lifespan
+protocol, which Django's ASGI handler does not speak. Granian has no setting
+for websocket pings or the largest message, and sends no close frame when it
+stops (README: "Deploying" says what that means); every setting it has is set
+here, in one place.
+"""
+
+import sys
+
+from django.conf import settings
+
+# None: granian drops open websockets without a close frame when it stops
+# (granian #796), and the application cannot send one first: each worker's
+# SIGTERM handler is granian's own, on its event loop. Browsers see 1006 and
+# reconnect as after any close.
+SHUTDOWN_CLOSE_CODE = None
+# What each worker logs once it has loaded the application.
+STARTED_LOG = "Started worker-"
+
+
+def processes() -> int:
+    """Return how many server processes log ``STARTED_LOG`` once ready: the workers."""
+    return settings.SERVER_WORKERS
+
+
+def command(host: str, port: int) -> list[str]:
+    """Return the command line that serves config.asgi:application on ``host``:``port``."""
+    return [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "asginl",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(settings.SERVER_WORKERS),
+        "--respawn-failed-workers",
+        "--loop",
+        "uvloop",
+        "config.asgi:application",
+    ]
