@@ -58,6 +58,34 @@ def combination_id(combination: dict) -> str:
 COMBINATIONS = combinations(COOKIECUTTER_JSON)
 
 
+def covering(combinations: list[dict], keys: tuple[str, ...]) -> list[dict]:
+    """Return one combination for each set of values of ``keys``, rotating the other options.
+
+    The i-th set of ``keys`` values takes the i-th value (cyclically) of every
+    other option, so each value of each option still appears. Used for a test
+    layer whose outcome depends on ``keys`` only (README: "The test suite").
+    """
+    choices = option_choices(COOKIECUTTER_JSON)
+    wanted = list(dict.fromkeys(tuple(c[key] for key in keys) for c in combinations))
+    chosen = []
+    for index, values in enumerate(wanted):
+        rest = {
+            option: options[index % len(options)]
+            for option, options in choices.items()
+            if option not in keys
+        }
+        chosen.append(
+            {option: {**rest, **dict(zip(keys, values, strict=True))}[option] for option in choices}
+        )
+    return chosen
+
+
+# The browser layer sees the server and the pages: one bake per (server, auth).
+BROWSER_COMBINATIONS = covering(COMBINATIONS, ("asgi_server", "use_auth"))
+# The unit layer runs no server: one bake per (layer, style, auth).
+UNIT_COMBINATIONS = covering(COMBINATIONS, ("channel_layer", "consumer_style", "use_auth"))
+
+
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as sock:
@@ -185,7 +213,22 @@ def install_venv(project_dir: Path) -> None:
     )
 
 
-@pytest.fixture(scope="session", params=COMBINATIONS, ids=combination_id)
+def pytest_generate_tests(metafunc):
+    """Parametrize ``baked_project``: every combination, or a test's covering subset.
+
+    A test asks for a subset with ``@pytest.mark.combinations(subset)``. Every
+    test sees the same combination dicts, so each is baked once per session.
+    """
+    if "baked_project" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("combinations")
+    chosen = marker.args[0] if marker else COMBINATIONS
+    metafunc.parametrize(
+        "baked_project", chosen, indirect=True, ids=combination_id, scope="session"
+    )
+
+
+@pytest.fixture(scope="session")
 def baked_project(request, cookies_session):
     """Bake one combination and install its venv; shared by every test of that combination."""
     combination = request.param
@@ -210,10 +253,27 @@ def baked_project(request, cookies_session):
     return project
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "combinations(subset): run the test on these combinations only"
+    )
+
+
 def pytest_collection_modifyitems(items):
-    """Keep each combination's tests on one xdist worker, so each bakes and installs once."""
-    for item in items:
+    """Keep each combination's tests together, on one xdist worker, so each bakes once.
+
+    Items of one combination are made adjacent (a stable sort keeps their
+    order), since the session fixture holds one bake at a time.
+    """
+    order = {combination_id(c): index for index, c in enumerate(COMBINATIONS)}
+
+    def group(item) -> str | None:
         callspec = getattr(item, "callspec", None)
         if callspec and "baked_project" in callspec.params:
-            group = combination_id(callspec.params["baked_project"])
-            item.add_marker(pytest.mark.xdist_group(group))
+            return combination_id(callspec.params["baked_project"])
+        return None
+
+    for item in items:
+        if group(item):
+            item.add_marker(pytest.mark.xdist_group(group(item)))
+    items.sort(key=lambda item: order.get(group(item), -1))

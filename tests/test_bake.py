@@ -5,7 +5,8 @@ import secrets
 from fnmatch import fnmatch
 from pathlib import Path
 
-from conftest import COOKIECUTTER_JSON, SOURCE_DIR
+import pytest
+from conftest import BROWSER_COMBINATIONS, COOKIECUTTER_JSON, SOURCE_DIR, UNIT_COMBINATIONS
 
 JINJA_LEFTOVER = re.compile(r"\{\{|\{%|%\}|\{#|#\}|cookiecutter")
 
@@ -132,6 +133,7 @@ def run_layer(baked_project, *marker: str):
     return result
 
 
+@pytest.mark.combinations(UNIT_COMBINATIONS)
 def test_unit_tests_pass(baked_project):
     run_layer(baked_project)
 
@@ -140,5 +142,6 @@ def test_live_tests_pass(baked_project):
     run_layer(baked_project, "-m", "live")
 
 
+@pytest.mark.combinations(BROWSER_COMBINATIONS)
 def test_browser_tests_pass(baked_project):
     run_layer(baked_project, "-m", "browser")

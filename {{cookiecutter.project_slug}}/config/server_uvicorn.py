@@ -48,6 +48,10 @@ def command(host: str, port: int) -> list[str]:
         # Django's ASGI handler has no lifespan support.
         "--lifespan",
         "off",
+        # As daphne's application close timeout: a consumer still running 10 s
+        # after the close is cancelled (uvicorn would otherwise wait forever).
+        "--timeout-graceful-shutdown",
+        "10",
         "--no-access-log",
         "config.asgi:application",
     ]

@@ -5,7 +5,9 @@ settings table in README.md). For local development the bake wrote a
 git-ignored ``.env`` beside manage.py; real environment variables win over it.
 """
 
+{% if cookiecutter.channel_layer == "redis" %}
 import os
+{% endif %}
 from pathlib import Path
 
 import environ

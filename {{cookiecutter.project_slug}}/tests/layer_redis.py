@@ -9,6 +9,10 @@ import pytest
 import redis
 from django.conf import settings
 
+# How long the live idle test leaves a connection silent: past the Redis
+# client's 10-second socket timeout, which once closed every idle connection
+# after 5 s (channels_redis #422), and many rounds of the live servers' pings.
+IDLE_SECONDS = 12
 # What channels_redis logs (at INFO) when a group message finds a member's channel full.
 DROPPED_MESSAGE_LOG = "1 of 1 channels over capacity in group"
 

@@ -242,4 +242,3 @@ def summary_table(results: dict) -> Table:
         delivered = f"{figures['delivered']} / {figures['sent']}"
         table.add_row("broadcast", "delivered / sent", delivered)
     return table
-
