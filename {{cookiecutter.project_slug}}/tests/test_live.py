@@ -6,6 +6,8 @@ Run with ``pytest -m live``. Every client sends the Origin header a browser woul
 import asyncio
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 from django.conf import settings
@@ -14,7 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from config import server
 
 from .layer import IDLE_SECONDS
-from .live import TIMEOUT, open_socket, receive, send
+from .live import PROJECT_DIR, TIMEOUT, AsgiServer, open_socket, receive, send
 from .users import live_cookie
 
 pytestmark = pytest.mark.live
@@ -148,3 +150,43 @@ async def test_shutdown_closes_connections_and_restart_serves_again(
     async with open_socket(private_server, path, cookie) as websocket:
         await send(websocket, "back")
         assert (await receive(websocket))["message"] == "back"
+
+
+def run_loadtest(server, cookie, env, *workload: str) -> subprocess.CompletedProcess:
+    """Run ``manage.py loadtest`` against ``server`` as its own process; return it, finished."""
+    args = [sys.executable, "manage.py", "loadtest", server.ws_url(""), "--json", *workload]
+    if cookie:
+        args += ["--cookie", cookie]
+    return subprocess.run(
+        args, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_loadtest_reports_every_message_delivered(asgi_server, live_env, live_alice):
+    result = run_loadtest(
+        asgi_server,
+        live_alice,
+        live_env,
+        *("--echo-clients", "5", "--echo-messages", "20"),
+        *("--members", "10", "--senders", "2", "--messages", "10"),
+    )
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["echo"]["messages_per_s"] > 0
+    assert figures["echo"]["p99_ms"] >= figures["echo"]["p50_ms"] > 0
+    assert figures["broadcast"]["delivered"] == figures["broadcast"]["sent"] == 10 * 2 * 10
+
+
+def test_loadtest_fails_when_messages_are_lost(live_env, live_users, tmp_path):
+    """A channel that holds one message drops most of a burst: the load tool must say so."""
+    env = {**live_env, "CHANNEL_LAYER_CAPACITY": "1"}
+    with AsgiServer(env, tmp_path / "server.log") as lossy:
+        cookie = live_cookie(lossy, "alice")
+        result = run_loadtest(
+            lossy,
+            cookie,
+            env,
+            *("--only", "broadcast", "--members", "20", "--messages", "40", "--timeout", "3"),
+        )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "lost" in result.stderr

@@ -21,7 +21,6 @@ from websockets.asyncio.client import connect
 from chat import protocol
 
 OPEN_TIMEOUT = 30  # seconds a handshake may take under load
-RECEIVE_TIMEOUT = 30  # seconds without a frame before a message counts as lost
 
 
 class Loss(Exception):
@@ -51,10 +50,11 @@ def percentile(values: list[float], fraction: float) -> float:
 class Client:
     """Opens websockets to one server as a browser on its pages would."""
 
-    def __init__(self, url: str, cookie: str | None, origin: str | None) -> None:
+    def __init__(self, url: str, cookie: str | None, origin: str | None, timeout: float) -> None:
         self.url = url.rstrip("/")
         self.origin = origin or origin_of(url)
         self.headers = {"Cookie": cookie} if cookie else None
+        self.timeout = timeout  # seconds without a frame before a message counts as lost
 
     def open(self, path: str):
         """Return a ``websockets`` connect() for ``path`` (starting with "/")."""
@@ -83,7 +83,7 @@ async def echo(client: Client, clients: int, messages: int, progress: Progress) 
                 started = time.perf_counter()
                 await websocket.send(protocol.encode({"message": text}))
                 try:
-                    reply = json.loads(await asyncio.wait_for(websocket.recv(), RECEIVE_TIMEOUT))
+                    reply = json.loads(await asyncio.wait_for(websocket.recv(), client.timeout))
                 except TimeoutError:
                     raise Loss(clients * messages, len(latencies)) from None
                 if reply.get("message") != text:
@@ -121,7 +121,7 @@ async def broadcast(
         seen = set()
         while len(seen) < len(expected):
             try:
-                frame = await asyncio.wait_for(websocket.recv(), RECEIVE_TIMEOUT)
+                frame = await asyncio.wait_for(websocket.recv(), client.timeout)
             except TimeoutError:
                 return
             seen.add(json.loads(frame)["message"])
@@ -190,10 +190,16 @@ class Command(BaseCommand):
             help="instead: hold N idle connections open (prints 'ready N'), for memory figures",
         )
         parser.add_argument("--hold", type=float, default=30, help="seconds to hold --idle")
+        parser.add_argument(
+            "--timeout",
+            type=float,
+            default=30,
+            help="seconds without a frame before the missing messages count as lost",
+        )
         parser.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     def handle(self, *args, **options):
-        client = Client(options["url"], options["cookie"], options["origin"])
+        client = Client(options["url"], options["cookie"], options["origin"], options["timeout"])
         if options["idle"]:
             asyncio.run(hold_idle(client, options["idle"], options["hold"], sys.stdout))
             return
