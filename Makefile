@@ -2,10 +2,11 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Combinations run in parallel, one pytest-xdist worker each.
-JOBS ?= 2
+# Combinations run in parallel, one pytest-xdist worker each; they mostly wait on
+# servers and browsers, so four share two cores well.
+JOBS ?= 4
 
-.PHONY: test demo lint system-deps clean
+.PHONY: test bench demo lint system-deps clean
 
 $(BIN)/pytest: requirements-test.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,13 +21,18 @@ system-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server chromium; \
 	fi
 
-# Bake all 12 combinations and run each baked project's checks and test layers.
+# Bake all 36 combinations and run each baked project's checks and test layers.
 test: $(BIN)/pytest system-deps
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 
+# Measure every server setup against a bare websockets server; writes BENCHMARKS.md
+# and BENCHMARKS.png (about 20 minutes on 2 cores).
+bench: $(BIN)/pytest system-deps
+	$(BIN)/python bench/run.py
+
 lint: $(BIN)/pytest
-	$(BIN)/ruff check hooks tests local_extensions.py
-	$(BIN)/ruff format --check hooks tests local_extensions.py
+	$(BIN)/ruff check hooks tests bench local_extensions.py
+	$(BIN)/ruff format --check hooks tests bench local_extensions.py
 
 # Bake the default project into demo/ and serve it at http://127.0.0.1:8000/.
 demo: $(BIN)/pytest

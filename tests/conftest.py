@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -277,3 +278,27 @@ def pytest_collection_modifyitems(items):
         if group(item):
             item.add_marker(pytest.mark.xdist_group(group(item)))
     items.sort(key=lambda item: order.get(group(item), -1))
+
+
+def pytest_sessionstart(session):
+    session.config.started = time.monotonic()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Record the whole run's wall time for ``make bench`` (.cache/last-test-run.json).
+
+    Only a full, passing run on the controller counts: a partial run's time
+    would say nothing about the matrix.
+    """
+    config = session.config
+    if hasattr(config, "workerinput") or exitstatus != 0 or config.args != ["tests"]:
+        return
+    record = {
+        "seconds": round(time.monotonic() - config.started),
+        "tests": session.testscollected,
+        "workers": config.getoption("numprocesses", None),
+        "when": datetime.now(UTC).strftime("%Y-%m-%d"),
+    }
+    path = TEMPLATE_DIR / ".cache" / "last-test-run.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(record) + "\n")

@@ -1,0 +1,482 @@
+"""``make bench``: baked projects under each ASGI server against a bare websockets server.
+
+For each setup (channel layer x consumer style x ASGI server, without auth) it
+bakes the project, serves it with ``manage.py serve`` as a real process (one
+worker, so every server is compared per process with the one-process bare
+server), and measures with the baked project's own load tool
+(``manage.py loadtest``, in its own process; the same tool measures the bare
+server):
+
+- echo: N clients each doing M sequential round trips: messages/s, p50, p99;
+- broadcast: K members in one room, S of them sending at once: deliveries/s,
+  delivered against sent (a lost message fails the benchmark);
+- idle: server resident memory per open idle connection, at C connections.
+
+Each figure is measured R times; the table gives the median, the spread (min
+to max) and the ratio of the medians to the bare server's from the same run.
+It writes BENCHMARKS.md's results section and BENCHMARKS.png (ratios per setup).
+"""
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+from cookiecutter.main import cookiecutter
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+BARE_SERVER = Path(__file__).resolve().parent / "bare_server.py"
+RESULTS_START = "<!-- results: written by bench/run.py -->"
+RESULTS_END = "<!-- end of results -->"
+LAYERS = ("in-memory", "redis")
+STYLES = ("async", "sync", "json")
+SERVERS = ("daphne", "uvicorn", "granian")
+
+
+@dataclass
+class Workload:
+    """How much load: echo clients and round trips, broadcast members, senders and
+    messages, idle connections, and repeats of each figure."""
+
+    echo_clients: int = 50
+    echo_messages: int = 200
+    members: int = 50
+    senders: int = 5
+    messages: int = 40
+    idle: int = 1000
+    repeats: int = 3
+
+
+@dataclass
+class Figures:
+    """Every repeat of each figure for one target (a setup or the bare server)."""
+
+    name: str
+    echo: list[float] = field(default_factory=list)  # messages/s
+    p50: list[float] = field(default_factory=list)  # ms
+    p99: list[float] = field(default_factory=list)  # ms
+    broadcast: list[float] = field(default_factory=list)  # deliveries/s
+    delivered: int = 0
+    sent: int = 0
+    memory: list[float] = field(default_factory=list)  # KiB per idle connection
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
+    """Wait until 127.0.0.1:``port`` accepts connections; RuntimeError if ``process`` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port} after {timeout} s")
+
+
+def wait_for_http(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
+    """Wait until an HTTP request to ``port`` gets any answer: the application is loaded.
+
+    A server with workers listens before they have loaded the application; an
+    error status (404 here, 426 from the bare server) is an answer all the same.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"no HTTP answer on {port} after {timeout} s")
+
+
+def tree_rss(process: subprocess.Popen) -> int:
+    """Resident memory, in bytes, of ``process`` and all its children (workers)."""
+    root = psutil.Process(process.pid)
+    total = 0
+    for member in [root, *root.children(recursive=True)]:
+        try:
+            total += member.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class Setup:
+    """One baked project (no auth) and the venv it runs in."""
+
+    def __init__(self, layer: str, style: str, server: str, root: Path) -> None:
+        self.layer, self.style, self.server = layer, style, server
+        self.name = f"{layer}-{style}-{server}"
+        started = time.perf_counter()
+        path = cookiecutter(
+            str(TEMPLATE_DIR),
+            no_input=True,
+            output_dir=str(root / self.name),
+            extra_context={
+                "channel_layer": layer,
+                "consumer_style": style,
+                "use_auth": False,
+                "asgi_server": server,
+            },
+        )
+        self.bake_seconds = time.perf_counter() - started
+        self.path = Path(path)
+
+
+def make_venv(project: Path, venv: Path) -> Path:
+    """Install ``project``'s dependencies (not the project) into ``venv``; return its python."""
+    uv = [sys.executable, "-m", "uv"]
+    subprocess.run([*uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [*uv, "pip", "install", "--quiet", "--python", str(python), "-r", "pyproject.toml"],
+        cwd=project,
+        check=True,
+    )
+    return python
+
+
+class Target:
+    """A running server to measure: a baked project under its server, or the bare server."""
+
+    def __init__(self, name: str, argv: list[str], cwd: Path, env: dict) -> None:
+        self.name = name
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [*argv, *self.port_args()],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        wait_for_http(self.port, self.process)
+
+    def port_args(self) -> list[str]:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        stop(self.process)
+
+
+class ProjectTarget(Target):
+    def port_args(self) -> list[str]:
+        return ["--bind", "127.0.0.1", "--port", str(self.port)]
+
+
+class BareTarget(Target):
+    def port_args(self) -> list[str]:
+        return ["--port", str(self.port)]
+
+
+def loadtest(tool: list[str], cwd: Path, env: dict, url: str, *args: str) -> dict:
+    """Run the load tool once against ``url``; return its JSON figures. Raises on a loss."""
+    result = subprocess.run(
+        [*tool, url, "--json", *args], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"loadtest against {url} failed: {result.stderr.strip()}")
+    return json.loads(result.stdout)
+
+
+def idle_memory(tool: list[str], cwd: Path, env: dict, target: Target, connections: int) -> float:
+    """Return the server's resident memory per open idle connection, in KiB."""
+    before = tree_rss(target.process)
+    holder = subprocess.Popen(
+        [*tool, target.url, "--idle", str(connections), "--hold", "600"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = holder.stdout.readline()
+        if not line.startswith("ready"):
+            raise RuntimeError(f"idle holder failed: {line}{holder.stderr.read()}")
+        time.sleep(2)  # let the server settle its buffers
+        after = tree_rss(target.process)
+    finally:
+        holder.terminate()
+        holder.wait()
+    return (after - before) / connections / 1024
+
+
+def measure(target: Target, tool: list[str], cwd: Path, env: dict, load: Workload) -> Figures:
+    """Measure every figure ``load.repeats`` times against ``target``."""
+    figures = Figures(target.name)
+    echo_args = ["--only", "echo", "--echo-clients", str(load.echo_clients)]
+    echo_args += ["--echo-messages", str(load.echo_messages)]
+    broadcast_args = ["--only", "broadcast", "--members", str(load.members)]
+    broadcast_args += ["--senders", str(load.senders), "--messages", str(load.messages)]
+    # One warm-up round, not counted: imports, caches and connection pools.
+    loadtest(tool, cwd, env, target.url, "--only", "echo", "--echo-clients", "5")
+    for _ in range(load.repeats):
+        echo = loadtest(tool, cwd, env, target.url, *echo_args)["echo"]
+        figures.echo.append(echo["messages_per_s"])
+        figures.p50.append(echo["p50_ms"])
+        figures.p99.append(echo["p99_ms"])
+        broadcast = loadtest(tool, cwd, env, target.url, *broadcast_args)["broadcast"]
+        figures.broadcast.append(broadcast["deliveries_per_s"])
+        figures.delivered += broadcast["delivered"]
+        figures.sent += broadcast["sent"]
+        figures.memory.append(idle_memory(tool, cwd, env, target, load.idle))
+    return figures
+
+
+def summary(values: list[float]) -> tuple[float, float, float]:
+    return statistics.median(values), min(values), max(values)
+
+
+def markdown(results: list[Figures], bare: Figures) -> str:
+    """Return the results table: medians, spreads and ratios to the bare server."""
+    bare_echo = statistics.median(bare.echo)
+    bare_broadcast = statistics.median(bare.broadcast)
+    bare_memory = statistics.median(bare.memory)
+    lines = [
+        "| setup | echo msg/s (min–max) | × bare | p50 / p99 ms | broadcast deliveries/s "
+        "(min–max) | × bare | delivered / sent | KiB per idle connection | × bare |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for figures in [bare, *results]:
+        echo, echo_min, echo_max = summary(figures.echo)
+        broadcast, b_min, b_max = summary(figures.broadcast)
+        memory, m_min, m_max = summary(figures.memory)
+        lines.append(
+            f"| {figures.name} | {echo:,.0f} ({echo_min:,.0f}–{echo_max:,.0f}) "
+            f"| {echo / bare_echo:.2f} "
+            f"| {statistics.median(figures.p50):.1f} / {statistics.median(figures.p99):.1f} "
+            f"| {broadcast:,.0f} ({b_min:,.0f}–{b_max:,.0f}) | {broadcast / bare_broadcast:.2f} "
+            f"| {figures.delivered} / {figures.sent} "
+            f"| {memory:.1f} ({m_min:.1f}–{m_max:.1f}) | {memory / bare_memory:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(results: list[Figures], bare: Figures, path: Path) -> None:
+    """Write a bar chart of the three ratios per setup to ``path`` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [figures.name for figures in results]
+    ratios = {
+        "echo msg/s × bare": [
+            statistics.median(f.echo) / statistics.median(bare.echo) for f in results
+        ],
+        "broadcast deliveries/s × bare": [
+            statistics.median(f.broadcast) / statistics.median(bare.broadcast) for f in results
+        ],
+        "memory per idle connection × bare": [
+            statistics.median(f.memory) / statistics.median(bare.memory) for f in results
+        ],
+    }
+    figure, axes = plt.subplots(3, 1, figsize=(12, 10), sharex=True)
+    for axis, (label, values) in zip(axes, ratios.items(), strict=True):
+        axis.bar(range(len(names)), values)
+        axis.axhline(1.0, color="grey", linewidth=0.8)
+        axis.set_ylabel(label)
+    axes[-1].set_xticks(range(len(names)), names, rotation=60, ha="right")
+    figure.suptitle("Baked projects against a bare websockets server (same run, 2-core machine)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
+def machine(python: Path) -> str:
+    """Describe the machine and the package versions the setups ran with."""
+    packages = ["django", "channels", "channels-redis", "daphne", "uvicorn", "granian"]
+    packages += ["websockets", "redis", "hiredis"]
+    code = (
+        "import importlib.metadata as m, json, sys\n"
+        f"names = {packages!r}\n"
+        "found = {}\n"
+        "for name in names:\n"
+        "    try: found[name] = m.version(name)\n"
+        "    except m.PackageNotFoundError: pass\n"
+        "print(json.dumps(found))\n"
+    )
+    versions = json.loads(subprocess.check_output([str(python), "-c", code], text=True))
+    listed = ", ".join(f"{name} {version}" for name, version in versions.items())
+    return (
+        f"{os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()}, "
+        f"Python {platform.python_version()}; {listed}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--layers", nargs="+", default=LAYERS, choices=LAYERS)
+    parser.add_argument("--styles", nargs="+", default=STYLES, choices=STYLES)
+    parser.add_argument("--servers", nargs="+", default=SERVERS, choices=SERVERS)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="tiny workloads, to check it runs")
+    parser.add_argument("--output", type=Path, default=TEMPLATE_DIR / "BENCHMARKS.md")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
+    arguments = parser.parse_args()
+    load = Workload(repeats=arguments.repeats)
+    if arguments.quick:
+        load = Workload(5, 10, 5, 2, 5, 20, repeats=1)
+
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    redis = None
+    redis_url = arguments.redis_url
+    if "redis" in arguments.layers and not redis_url:
+        redis_port = free_port()
+        redis = subprocess.Popen(
+            ["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no"],
+            cwd=work,
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for_port(redis_port, redis)
+        redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    env = {
+        **os.environ,
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_DEBUG": "false",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
+        "SERVER_WORKERS": "1",
+        "CHANNEL_LAYER_CAPACITY": "100000",  # the benchmark measures speed, not back-pressure
+        "PYTHONWARNINGS": "ignore",
+    }
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    try:
+        setups = [
+            Setup(layer, style, server, work)
+            for layer in arguments.layers
+            for style in arguments.styles
+            for server in arguments.servers
+        ]
+        venvs = {}
+        install_seconds = {}
+        for setup in setups:
+            key = (setup.layer, setup.server)
+            if key not in venvs:
+                started = time.perf_counter()
+                venvs[key] = make_venv(setup.path, work / f"venv-{setup.layer}-{setup.server}")
+                install_seconds[key] = time.perf_counter() - started
+        tool_setup = setups[0]
+        tool_python = venvs[(tool_setup.layer, tool_setup.server)]
+        tool = [str(tool_python), "manage.py", "loadtest"]
+        subprocess.run(
+            [str(tool_python), "manage.py", "migrate", "--noinput", "-v", "0"],
+            cwd=tool_setup.path,
+            env=env,
+            check=True,
+        )
+
+        bare = BareTarget("bare websockets", [str(tool_python), str(BARE_SERVER)], work, env)
+        try:
+            bare_figures = measure(bare, tool, tool_setup.path, env, load)
+        finally:
+            bare.stop()
+        results = []
+        for setup in setups:
+            python = venvs[(setup.layer, setup.server)]
+            target = ProjectTarget(setup.name, [str(python), "manage.py", "serve"], setup.path, env)
+            try:
+                results.append(measure(target, tool, tool_setup.path, env, load))
+            finally:
+                target.stop()
+            print(f"measured {setup.name}", file=sys.stderr)
+    finally:
+        if redis is not None:
+            stop(redis)
+
+    lost = [figures.name for figures in results if figures.delivered != figures.sent]
+    table = markdown(results, bare_figures)
+    bake = statistics.median(setup.bake_seconds for setup in setups)
+    install = statistics.median(install_seconds.values())
+    matrix = TEMPLATE_DIR / ".cache" / "last-test-run.json"
+    matrix_line = "not measured (run `make test` first)"
+    if matrix.is_file():
+        recorded = json.loads(matrix.read_text())
+        matrix_line = (
+            f"{recorded['seconds'] / 60:.1f} min for {recorded['tests']} tests "
+            f"({recorded['when']}, -n {recorded['workers']})"
+        )
+    report = "\n".join(
+        [
+            RESULTS_START,
+            f"Machine: {machine(tool_python)}.",
+            "",
+            f"Workload: echo {load.echo_clients} clients × {load.echo_messages} round trips; "
+            f"broadcast {load.members} members, {load.senders} sending {load.messages} each; "
+            f"{load.idle} idle connections; each figure {load.repeats}× (median, min–max).",
+            "",
+            table,
+            "",
+            f"Template test run: one bake {bake:.2f} s (median of {len(setups)}); one "
+            f"install of a baked project's dependencies {install:.1f} s (median); the whole "
+            f"matrix (`make test`): {matrix_line}.",
+            RESULTS_END,
+        ]
+    )
+    print(report)
+    write_results(arguments.output, report)
+    plot(results, bare_figures, arguments.output.with_suffix(".png"))
+    shutil.rmtree(work, ignore_errors=True)
+    if lost:
+        print(f"messages lost in: {', '.join(lost)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def write_results(path: Path, report: str) -> None:
+    """Replace the results section of ``path`` (between the markers), or write it anew."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    empty = f"# Benchmarks\n\n{RESULTS_START}\n{RESULTS_END}\n"
+    text = path.read_text() if path.is_file() else empty
+    if RESULTS_START not in text:
+        text += f"\n{RESULTS_START}\n{RESULTS_END}\n"
+    before = text[: text.index(RESULTS_START)]
+    after = text[text.index(RESULTS_END) + len(RESULTS_END) :]
+    path.write_text(before + report + after)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""``make bench`` runs end to end: a tiny workload on one setup and the bare server."""
+
+import subprocess
+import sys
+
+import pytest
+from conftest import TEMPLATE_DIR
+
+
+@pytest.mark.xdist_group("bench")
+def test_bench_measures_a_setup_against_the_bare_server(tmp_path):
+    output = tmp_path / "BENCHMARKS.md"
+    output.write_text("# Benchmarks\n\nMethod text that must survive.\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(TEMPLATE_DIR / "bench" / "run.py"),
+            "--quick",
+            *("--layers", "redis", "--styles", "async", "--servers", "granian"),
+            *("--output", str(output)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = output.read_text()
+    assert text.startswith("# Benchmarks\n\nMethod text that must survive.\n")
+    rows = [line for line in text.splitlines() if line.startswith("| bare websockets")]
+    rows += [line for line in text.splitlines() if line.startswith("| redis-async-granian")]
+    assert len(rows) == 2, text
+    bare_cells = [cell.strip() for cell in rows[0].split("|")[1:-1]]
+    setup_cells = [cell.strip() for cell in rows[1].split("|")[1:-1]]
+    assert bare_cells[2] == bare_cells[5] == bare_cells[8] == "1.00"
+    assert float(setup_cells[2]) > 0 and float(setup_cells[5]) > 0
+    delivered, sent = setup_cells[6].split(" / ")
+    assert delivered == sent != "0"
+    assert "Machine: " in text and "one bake" in text
+    assert output.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
