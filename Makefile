@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Combinations run in parallel, one pytest-xdist worker each; they mostly wait on
-# servers and browsers, so four share two cores well.
-JOBS ?= 4
+# servers and browsers, so three share two cores well.
+JOBS ?= 3
 
 .PHONY: test bench demo lint system-deps clean
 

@@ -41,6 +41,11 @@ def command(host: str, port: int) -> list[str]:
         "--workers",
         str(settings.SERVER_WORKERS),
         "--respawn-failed-workers",
+        # A worker with sync consumers open does not stop on SIGTERM by itself
+        # (it waits on asgiref's thread for good); kill it after 10 s, as
+        # daphne's application close timeout and uvicorn's graceful timeout do.
+        "--workers-kill-timeout",
+        "10",
         "--loop",
         "uvloop",
         "config.asgi:application",

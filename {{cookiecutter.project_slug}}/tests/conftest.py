@@ -131,8 +131,8 @@ def live_env(tmp_path_factory):
     DEBUG is off, static files are collected and served by WhiteNoise, and the
     database is a file every server process shares. Only the HTTPS redirect and
     secure-only cookies are off, since the tests speak plain HTTP, and pings
-    come every second (a 2-second timeout), so the idle test proves keepalive
-    in seconds rather than minutes.
+    come every second, so the idle test proves keepalive in seconds rather
+    than minutes.
     """
     database = tmp_path_factory.mktemp("live") / "db.sqlite3"
     env = {
