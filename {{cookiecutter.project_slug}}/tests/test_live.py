@@ -152,9 +152,9 @@ async def test_shutdown_closes_connections_and_restart_serves_again(
         assert (await receive(websocket))["message"] == "back"
 
 
-def run_loadtest(server, cookie, env, *workload: str) -> subprocess.CompletedProcess:
-    """Run ``manage.py loadtest`` against ``server`` as its own process; return it, finished."""
-    args = [sys.executable, "manage.py", "loadtest", server.ws_url(""), "--json", *workload]
+def run_loadtest(target, cookie, env, *workload: str) -> subprocess.CompletedProcess:
+    """Run ``manage.py loadtest`` against the ``target`` server in its own process; return it."""
+    args = [sys.executable, "manage.py", "loadtest", target.ws_url(""), "--json", *workload]
     if cookie:
         args += ["--cookie", cookie]
     return subprocess.run(
