@@ -5,7 +5,7 @@ HTTP goes to Django. A websocket passes through, outermost first:
 {% if cookiecutter.asgi_server == "daphne" %}
 - CloseOnShutdownMiddleware: a close frame for every connection when daphne stops;
 {% endif %}
-- CloseOnErrorMiddleware: a close frame (1011) when the application fails;
+- WebsocketCloseMiddleware: refusals and failures answered as daphne answers them;
 - AllowedHostsOriginValidator: the handshake's Origin must be in ALLOWED_HOSTS;
 {% if cookiecutter.use_auth %}
 - AuthMiddlewareStack: the session's user in ``scope["user"]``;
@@ -34,7 +34,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 {% if cookiecutter.use_auth %}
 from accounts.middleware import WebsocketLoginRequiredMiddleware  # noqa: E402
 {% endif %}
-from chat.middleware import CloseOnErrorMiddleware  # noqa: E402
+from chat.middleware import WebsocketCloseMiddleware  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 {% if cookiecutter.asgi_server == "daphne" %}
 from chat.shutdown import CloseOnShutdownMiddleware  # noqa: E402
@@ -47,7 +47,7 @@ websocket_routes = AuthMiddlewareStack(
 {% else %}
 websocket_routes = URLRouter(websocket_urlpatterns)
 {% endif %}
-websocket_app = CloseOnErrorMiddleware(AllowedHostsOriginValidator(websocket_routes))
+websocket_app = WebsocketCloseMiddleware(AllowedHostsOriginValidator(websocket_routes))
 {% if cookiecutter.asgi_server == "daphne" %}
 websocket_app = CloseOnShutdownMiddleware(websocket_app)
 {% endif %}
