@@ -242,25 +242,41 @@ def idle_memory(tool: list[str], cwd: Path, env: dict, target: Target, connectio
     return (after - before) / connections / 1024
 
 
-def measure(target: Target, tool: list[str], cwd: Path, env: dict, load: Workload) -> Figures:
-    """Measure every figure ``load.repeats`` times against ``target``."""
-    figures = Figures(target.name)
+def measure(start, tool: list[str], cwd: Path, env: dict, load: Workload) -> Figures:
+    """Measure every figure ``load.repeats`` times against targets made by ``start()``.
+
+    Echo and broadcast share one server. Memory per idle connection is taken on
+    a fresh server each time: one that has already served a load reuses memory
+    it holds, and the difference would say nothing.
+    """
     echo_args = ["--only", "echo", "--echo-clients", str(load.echo_clients)]
     echo_args += ["--echo-messages", str(load.echo_messages)]
     broadcast_args = ["--only", "broadcast", "--members", str(load.members)]
     broadcast_args += ["--senders", str(load.senders), "--messages", str(load.messages)]
-    # One warm-up round, not counted: imports, caches and connection pools.
-    loadtest(tool, cwd, env, target.url, "--only", "echo", "--echo-clients", "5")
+    target = start()
+    figures = Figures(target.name)
+    try:
+        # One warm-up round, not counted: imports, caches and connection pools.
+        loadtest(tool, cwd, env, target.url, "--only", "echo", "--echo-clients", "5")
+        for _ in range(load.repeats):
+            echo = loadtest(tool, cwd, env, target.url, *echo_args)["echo"]
+            figures.echo.append(echo["messages_per_s"])
+            figures.p50.append(echo["p50_ms"])
+            figures.p99.append(echo["p99_ms"])
+            broadcast = loadtest(tool, cwd, env, target.url, *broadcast_args)["broadcast"]
+            figures.broadcast.append(broadcast["deliveries_per_s"])
+            figures.delivered += broadcast["delivered"]
+            figures.sent += broadcast["sent"]
+    finally:
+        target.stop()
     for _ in range(load.repeats):
-        echo = loadtest(tool, cwd, env, target.url, *echo_args)["echo"]
-        figures.echo.append(echo["messages_per_s"])
-        figures.p50.append(echo["p50_ms"])
-        figures.p99.append(echo["p99_ms"])
-        broadcast = loadtest(tool, cwd, env, target.url, *broadcast_args)["broadcast"]
-        figures.broadcast.append(broadcast["deliveries_per_s"])
-        figures.delivered += broadcast["delivered"]
-        figures.sent += broadcast["sent"]
-        figures.memory.append(idle_memory(tool, cwd, env, target, load.idle))
+        fresh = start()
+        try:
+            # One connection first, so what the first one loads is not counted.
+            loadtest(tool, cwd, env, fresh.url, "--only", "echo", "--echo-clients", "1")
+            figures.memory.append(idle_memory(tool, cwd, env, fresh, load.idle))
+        finally:
+            fresh.stop()
     return figures
 
 
@@ -409,19 +425,28 @@ def main() -> int:
             check=True,
         )
 
-        bare = BareTarget("bare websockets", [str(tool_python), str(BARE_SERVER)], work, env)
-        try:
-            bare_figures = measure(bare, tool, tool_setup.path, env, load)
-        finally:
-            bare.stop()
+        bare_figures = measure(
+            lambda: BareTarget("bare websockets", [str(tool_python), str(BARE_SERVER)], work, env),
+            tool,
+            tool_setup.path,
+            env,
+            load,
+        )
         results = []
         for setup in setups:
             python = venvs[(setup.layer, setup.server)]
-            target = ProjectTarget(setup.name, [str(python), "manage.py", "serve"], setup.path, env)
-            try:
-                results.append(measure(target, tool, tool_setup.path, env, load))
-            finally:
-                target.stop()
+            command = [str(python), "manage.py", "serve"]
+            results.append(
+                measure(
+                    lambda setup=setup, command=command: ProjectTarget(
+                        setup.name, command, setup.path, env
+                    ),
+                    tool,
+                    tool_setup.path,
+                    env,
+                    load,
+                )
+            )
             print(f"measured {setup.name}", file=sys.stderr)
     finally:
         if redis is not None:
