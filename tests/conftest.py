@@ -85,6 +85,9 @@ def covering(combinations: list[dict], keys: tuple[str, ...]) -> list[dict]:
 BROWSER_COMBINATIONS = covering(COMBINATIONS, ("asgi_server", "use_auth"))
 # The unit layer runs no server: one bake per (layer, style, auth).
 UNIT_COMBINATIONS = covering(COMBINATIONS, ("channel_layer", "consumer_style", "use_auth"))
+# The live layer runs each consumer style on each layer under each server; auth
+# alternates so that every server and every layer also runs with and without it.
+LIVE_COMBINATIONS = covering(COMBINATIONS, ("asgi_server", "channel_layer", "consumer_style"))
 
 
 def free_port() -> int:

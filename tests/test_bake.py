@@ -1,12 +1,21 @@
 """Every combination of options bakes a clean project whose own checks and tests pass."""
 
+import itertools
 import re
 import secrets
 from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
-from conftest import BROWSER_COMBINATIONS, COOKIECUTTER_JSON, SOURCE_DIR, UNIT_COMBINATIONS
+from conftest import (
+    BROWSER_COMBINATIONS,
+    COMBINATIONS,
+    COOKIECUTTER_JSON,
+    LIVE_COMBINATIONS,
+    SOURCE_DIR,
+    UNIT_COMBINATIONS,
+    option_choices,
+)
 
 JINJA_LEFTOVER = re.compile(r"\{\{|\{%|%\}|\{#|#\}|cookiecutter")
 
@@ -133,11 +142,43 @@ def run_layer(baked_project, *marker: str):
     return result
 
 
+def values_of(subset: list[dict], keys: tuple[str, ...]) -> set[tuple]:
+    """Return the sets of values of ``keys`` that ``subset`` runs."""
+    return {tuple(combination[key] for key in keys) for combination in subset}
+
+
+@pytest.mark.parametrize(
+    ("subset", "covered"),
+    [
+        (UNIT_COMBINATIONS, [("channel_layer", "consumer_style", "use_auth")]),
+        (
+            LIVE_COMBINATIONS,
+            [
+                ("asgi_server", "channel_layer", "consumer_style"),
+                ("asgi_server", "channel_layer", "use_auth"),
+                ("consumer_style", "use_auth"),
+            ],
+        ),
+        (BROWSER_COMBINATIONS, [("asgi_server", "use_auth")]),
+    ],
+    ids=["unit", "live", "browser"],
+)
+def test_covering_subsets_run_what_the_readme_says(subset, covered):
+    """Each layer's subset runs every set of values the README says it covers, once each."""
+    choices = option_choices(COOKIECUTTER_JSON)
+    assert all(combination in COMBINATIONS for combination in subset)
+    for keys in covered:
+        expected = set(itertools.product(*(choices[key] for key in keys)))
+        assert values_of(subset, keys) == expected, keys
+    assert len(subset) == len(values_of(subset, covered[0]))
+
+
 @pytest.mark.combinations(UNIT_COMBINATIONS)
 def test_unit_tests_pass(baked_project):
     run_layer(baked_project)
 
 
+@pytest.mark.combinations(LIVE_COMBINATIONS)
 def test_live_tests_pass(baked_project):
     run_layer(baked_project, "-m", "live")
 

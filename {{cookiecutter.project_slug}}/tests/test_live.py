@@ -8,10 +8,15 @@ import json
 import os
 import subprocess
 import sys
+import time
+import uuid
+from dataclasses import dataclass
 
 import pytest
 from django.conf import settings
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection
+from websockets.sync.client import connect as connect_in_thread
 
 from config import server
 
@@ -20,6 +25,29 @@ from .live import PROJECT_DIR, TIMEOUT, AsgiServer, open_socket, receive, send
 from .users import live_cookie
 
 pytestmark = pytest.mark.live
+
+
+@dataclass
+class IdleMember:
+    """A room member's open connection, its room's path, and when it joined (monotonic s)."""
+
+    websocket: ClientConnection
+    path: str
+    joined: float
+
+
+@pytest.fixture(scope="module", autouse=True)
+def idle_member(asgi_server, live_alice):
+    """A member that joins a room of its own before the module's first test, then stays silent.
+
+    The idle test comes last and waits only for what remains of its idle time,
+    so the other tests' time counts toward it. websockets' threading client
+    answers the server's pings in a thread of its own, whichever event loop a
+    test runs.
+    """
+    path = f"/ws/chat/room-idle-{uuid.uuid4().hex[:12]}/"
+    with open_socket(asgi_server, path, live_alice, client=connect_in_thread) as websocket:
+        yield IdleMember(websocket, path, time.monotonic())
 
 
 async def test_echo(asgi_server, live_alice):
@@ -112,21 +140,6 @@ async def test_burst_every_member_receives_every_message(asgi_server, room_name,
         await asyncio.gather(*(member.close() for member in members))
 
 
-async def test_idle_connection_still_sends_and_receives(
-    asgi_server, room_name, live_alice, live_bob
-):
-    path = f"/ws/chat/{room_name}/"
-    async with open_socket(asgi_server, path, live_alice) as idle:
-        # How long: tests/layer.py says why; LIVE_IDLE_SECONDS may lengthen it.
-        await asyncio.sleep(float(os.environ.get("LIVE_IDLE_SECONDS", IDLE_SECONDS)))
-        async with open_socket(asgi_server, path, live_bob) as fresh:
-            await send(fresh, "anyone there?")
-            assert (await receive(idle))["message"] == "anyone there?"
-            await send(idle, "still here")
-            assert (await receive(fresh))["message"] == "anyone there?"
-            assert (await receive(fresh))["message"] == "still here"
-
-
 async def test_shutdown_closes_connections_and_restart_serves_again(
     private_server, live_users, room_name
 ):
@@ -186,7 +199,21 @@ def test_loadtest_fails_when_messages_are_lost(live_env, live_users, tmp_path):
             lossy,
             cookie,
             env,
-            *("--only", "broadcast", "--members", "20", "--messages", "40", "--timeout", "3"),
+            *("--only", "broadcast", "--members", "20", "--messages", "40", "--timeout", "1"),
         )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "lost" in result.stderr
+
+
+# Last in the module, so that the other tests' time counts toward the silence.
+async def test_idle_connection_still_sends_and_receives(asgi_server, idle_member, live_bob):
+    # How long: tests/layer.py says why; LIVE_IDLE_SECONDS may lengthen it.
+    idle_seconds = float(os.environ.get("LIVE_IDLE_SECONDS", IDLE_SECONDS))
+    await asyncio.sleep(idle_member.joined + idle_seconds - time.monotonic())
+    idle = idle_member.websocket
+    async with open_socket(asgi_server, idle_member.path, live_bob) as fresh:
+        await send(fresh, "anyone there?")
+        assert json.loads(await asyncio.to_thread(idle.recv, TIMEOUT))["message"] == "anyone there?"
+        assert (await receive(fresh))["message"] == "anyone there?"
+        await asyncio.to_thread(idle.send, json.dumps({"message": "still here"}))
+        assert (await receive(fresh))["message"] == "still here"

@@ -114,13 +114,13 @@ def live_cookie(server, username: str) -> str:
 
 @pytest.fixture(scope="session")
 def live_alice(asgi_server, live_users):
-    """The Cookie header of "alice", logged in on the session's daphne server."""
+    """The Cookie header of "alice", logged in on the session's live server."""
     return live_cookie(asgi_server, "alice")
 
 
 @pytest.fixture(scope="session")
 def live_bob(asgi_server, live_users):
-    """The Cookie header of "bob", logged in on the session's daphne server."""
+    """The Cookie header of "bob", logged in on the session's live server."""
     return live_cookie(asgi_server, "bob")
 
 
