@@ -340,8 +340,11 @@ def plot(results: list[Figures], bare: Figures, path: Path) -> None:
     plt.close(figure)
 
 
-def machine(python: Path) -> str:
-    """Describe the machine and the package versions the setups ran with."""
+def machine(pythons: list[Path]) -> str:
+    """Describe the machine and the package versions the setups ran with, across their venvs.
+
+    A package installed at different versions in different venvs lists each.
+    """
     packages = ["django", "channels", "channels-redis", "daphne", "uvicorn", "granian"]
     packages += ["websockets", "redis", "hiredis"]
     code = (
@@ -353,8 +356,14 @@ def machine(python: Path) -> str:
         "    except m.PackageNotFoundError: pass\n"
         "print(json.dumps(found))\n"
     )
-    versions = json.loads(subprocess.check_output([str(python), "-c", code], text=True))
-    listed = ", ".join(f"{name} {version}" for name, version in versions.items())
+    versions: dict[str, set[str]] = {name: set() for name in packages}
+    for python in pythons:
+        found = json.loads(subprocess.check_output([str(python), "-c", code], text=True))
+        for name, version in found.items():
+            versions[name].add(version)
+    listed = ", ".join(
+        f"{name} {' / '.join(sorted(found))}" for name, found in versions.items() if found
+    )
     return (
         f"{os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()}, "
         f"Python {platform.python_version()}; {listed}"
@@ -467,7 +476,7 @@ def main() -> int:
     report = "\n".join(
         [
             RESULTS_START,
-            f"Machine: {machine(tool_python)}.",
+            f"Machine: {machine(list(venvs.values()))}.",
             "",
             f"Workload: echo {load.echo_clients} clients × {load.echo_messages} round trips; "
             f"broadcast {load.members} members, {load.senders} sending {load.messages} each; "

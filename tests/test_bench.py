@@ -36,5 +36,7 @@ def test_bench_measures_a_setup_against_the_bare_server(tmp_path):
     assert float(setup_cells[2]) > 0 and float(setup_cells[5]) > 0
     delivered, sent = setup_cells[6].split(" / ")
     assert delivered == sent != "0"
-    assert "Machine: " in text and "one bake" in text
+    machine = next(line for line in text.splitlines() if line.startswith("Machine: "))
+    assert "granian " in machine and "channels-redis " in machine, machine
+    assert "one bake" in text
     assert output.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
