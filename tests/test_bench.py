@@ -33,7 +33,10 @@ def test_bench_measures_a_setup_against_the_bare_server(tmp_path):
     bare_cells = [cell.strip() for cell in rows[0].split("|")[1:-1]]
     setup_cells = [cell.strip() for cell in rows[1].split("|")[1:-1]]
     assert bare_cells[2] == bare_cells[5] == bare_cells[8] == "1.00"
-    assert float(setup_cells[2]) > 0 and float(setup_cells[5]) > 0
+    # The figures themselves: a ratio rounded to two places may read 0.00 on a
+    # loaded machine with this tiny workload.
+    echo, deliveries = (float(setup_cells[i].split(" ")[0].replace(",", "")) for i in (1, 4))
+    assert echo > 0 and deliveries > 0, rows[1]
     delivered, sent = setup_cells[6].split(" / ")
     assert delivered == sent != "0"
     machine = next(line for line in text.splitlines() if line.startswith("Machine: "))
