@@ -169,8 +169,23 @@ class BakedProject:
     files: list[Path] = field(default_factory=list)  # what the bake wrote, before any install
     env: dict[str, str] = field(default_factory=dict)
 
-    def run(self, *args: str, timeout: float = 600, env: dict | None = None):
-        """Run ``args`` in the project directory with its venv first on PATH.
+    def fresh_clone(self) -> Path:
+        """Commit the bake to git and return a fresh clone of it (made once, then reused).
+
+        The clone holds what a team's repository would: no ``.env`` (git-ignored)
+        and no ``.venv``; commands run there still use the bake's venv (PATH).
+        """
+        clone = self.path.parent / f"{self.path.name}-clone"
+        if not clone.exists():
+            git = ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.com"]
+            subprocess.run([*git, "init", "--quiet"], cwd=self.path, check=True)
+            subprocess.run([*git, "add", "--all"], cwd=self.path, check=True)
+            subprocess.run([*git, "commit", "--quiet", "-m", "Bake"], cwd=self.path, check=True)
+            subprocess.run(["git", "clone", "--quiet", str(self.path), str(clone)], check=True)
+        return clone
+
+    def run(self, *args: str, timeout: float = 600, env: dict | None = None, cwd=None):
+        """Run ``args`` in the project directory (or ``cwd``) with its venv first on PATH.
 
         Returns a CompletedProcess with text output; a non-zero exit does not
         raise (tests assert on ``returncode`` and show the output). After
@@ -179,7 +194,7 @@ class BakedProject:
         """
         with subprocess.Popen(
             args,
-            cwd=self.path,
+            cwd=cwd or self.path,
             env={**self.env, **(env or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -128,12 +128,13 @@ LEFTOVER_TASK = re.compile(r"Task was destroyed but it is pending|Event loop is 
 
 
 def run_layer(baked_project, *marker: str):
-    """Run one layer of the baked project's tests; assert it passed with nothing skipped.
+    """Run one layer of the baked project's tests in a fresh git clone of it (no ``.env``).
 
-    Also fails when asyncio reported a task left pending (``LEFTOVER_TASK``).
+    Asserts it passed with nothing skipped, and fails when asyncio reported a
+    task left pending (``LEFTOVER_TASK``).
     """
     args = ["python", "-m", "pytest", "-p", "no:cacheprovider", "-rA", *marker]
-    result = baked_project.run(*args, timeout=1500)
+    result = baked_project.run(*args, timeout=1500, cwd=baked_project.fresh_clone())
     assert result.returncode == 0, show(result)
     summary = result.stdout.strip().splitlines()[-1]
     assert " passed" in summary, show(result)
