@@ -3,10 +3,12 @@
 import itertools
 import re
 import secrets
+import sys
 from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import (
     BROWSER_COMBINATIONS,
     COMBINATIONS,
@@ -104,6 +106,51 @@ def test_ruff_passes(baked_project):
     for command in (["ruff", "check", "."], ["ruff", "format", "--check", "--diff", "."]):
         result = baked_project.run(*command)
         assert result.returncode == 0, show(result)
+
+
+def pre_commit_commands(files: list[str]) -> dict[str, list[str]]:
+    """The command each hook of the baked .pre-commit-config.yaml stands for, on ``files``.
+
+    pre-commit cannot clone its hook repositories here (no network but the
+    package registries), so the tests run each hook's own tool, installed from PyPI.
+    """
+    python = [sys.executable, "-m"]
+    by_suffix = {suffix: [f for f in files if f.endswith(suffix)] for suffix in (".py", ".toml")}
+    yaml_files = [f for f in files if f.endswith((".yaml", ".yml"))]
+    return {
+        "check-merge-conflict": [
+            *python,
+            "pre_commit_hooks.check_merge_conflict",
+            "--assume-in-merge",
+            *files,
+        ],
+        "check-toml": [*python, "pre_commit_hooks.check_toml", *by_suffix[".toml"]],
+        "check-yaml": [*python, "pre_commit_hooks.check_yaml", *yaml_files],
+        "end-of-file-fixer": [*python, "pre_commit_hooks.end_of_file_fixer", *files],
+        "trailing-whitespace": [*python, "pre_commit_hooks.trailing_whitespace_fixer", *files],
+        "ruff-check": ["ruff", "check", "."],
+        "ruff-format": ["ruff", "format", "--check", "."],
+        "django-upgrade": [*python, "django_upgrade", "--target-version", "5.2", *by_suffix[".py"]],
+    }
+
+
+def test_pre_commit_config_is_valid_and_every_hook_passes(baked_project):
+    result = baked_project.run(sys.executable, "-m", "pre_commit", "validate-config")
+    assert result.returncode == 0, show(result)
+    config = yaml.safe_load((baked_project.path / ".pre-commit-config.yaml").read_text())
+    hooks = [hook["id"] for repo in config["repos"] for hook in repo["hooks"]]
+    files = [
+        str(path.relative_to(baked_project.path))
+        for path in baked_project.files
+        if path.name != ".env"
+    ]
+    commands = pre_commit_commands(files)
+    assert sorted(hooks) == sorted(commands)
+    # In a git checkout, as pre-commit runs: the fresh clone (.env is not in it).
+    clone = baked_project.fresh_clone()
+    for hook in hooks:
+        result = baked_project.run(*commands[hook], cwd=clone)
+        assert result.returncode == 0, f"{hook}: {show(result)}"
 
 
 def test_django_checks_pass(baked_project):
