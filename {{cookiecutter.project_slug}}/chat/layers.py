@@ -1,4 +1,4 @@
-"""The in-memory channel layer, made to log what it drops and to broadcast in linear time."""
+"""The in-memory channel layer, made to log what it drops and to sweep for expiry less often."""
 
 import logging
 import time
@@ -13,7 +13,7 @@ SWEEP_INTERVAL = 1.0
 
 
 class InMemoryChannelLayer(BaseInMemoryChannelLayer):
-    """Channels' InMemoryChannelLayer, logging each message it drops, with cheaper broadcasts.
+    """Channels' InMemoryChannelLayer, logging each message it drops, sweeping less often.
 
     Channels' ``group_send`` drops a message for a member whose channel already
     holds ``capacity`` messages and says nothing (channels/layers.py). This
@@ -23,10 +23,8 @@ class InMemoryChannelLayer(BaseInMemoryChannelLayer):
     Channels sweeps every channel and every group membership for expired
     entries on each ``receive`` and ``group_send``: one room broadcast to N
     members costs N sweeps of N channels. Here a sweep runs at most once per
-    ``SWEEP_INTERVAL``, and ``group_send`` puts the message straight into each
-    member's queue rather than through one task per member (BENCHMARKS.md has
-    the figures). Expiry (``expiry`` 60 s, ``group_expiry`` a day) moves by at
-    most a second.
+    ``SWEEP_INTERVAL`` (BENCHMARKS.md has the figures). Expiry (``expiry`` 60 s,
+    ``group_expiry`` a day) moves by at most a second.
     """
 
     def __init__(self, *args, **kwargs):
@@ -45,21 +43,6 @@ class InMemoryChannelLayer(BaseInMemoryChannelLayer):
                 message.get("type"),
             )
             raise
-
-    async def group_send(self, group, message):
-        """Send ``message`` (a dict) to every channel in ``group``; a full channel is skipped.
-
-        ``send`` never suspends (it puts without waiting, or raises
-        ``ChannelFull``), so members are served in turn, without a task each.
-        """
-        assert isinstance(message, dict), "Message is not a dict"
-        self.require_valid_group_name(group)
-        self._clean_expired()
-        for channel in list(self.groups.get(group, ())):
-            try:
-                await self.send(channel, message)
-            except ChannelFull:
-                pass
 
     def _clean_expired(self):
         """Run Channels' sweep of expired messages and memberships, at most once per interval."""
