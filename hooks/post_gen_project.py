@@ -24,7 +24,11 @@ VARIANTS = {
 OPTION_PATHS = {
     ("use_auth", True): ["accounts", "tests/test_accounts.py"],
     ("channel_layer", "in-memory"): ["chat/layers.py"],
-    ("channel_layer", "redis"): ["tests/test_live_redis.py"],
+    ("channel_layer", "redis"): [
+        "config/redis_hosts.py",
+        "tests/test_live_redis.py",
+        "tests/test_redis_hosts.py",
+    ],
     ("asgi_server", "daphne"): ["chat/shutdown.py"],
 }
 ENV_HEADER = """\

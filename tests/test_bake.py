@@ -55,7 +55,9 @@ def test_bake_keeps_only_what_the_options_use(baked_project):
     assert (root / "accounts").is_dir() == auth
     assert (root / "tests" / "test_accounts.py").is_file() == auth
     assert (root / "chat" / "layers.py").is_file() == (not redis)
-    assert (root / "tests" / "test_live_redis.py").is_file() == redis
+    redis_only = ("config/redis_hosts.py", "tests/test_live_redis.py", "tests/test_redis_hosts.py")
+    for relative in redis_only:
+        assert (root / relative).is_file() == redis, relative
     assert (root / "chat" / "shutdown.py").is_file() == (options["asgi_server"] == "daphne")
     pyproject = (root / "pyproject.toml").read_text()
     assert ("channels-redis" in pyproject) == redis

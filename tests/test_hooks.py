@@ -268,11 +268,17 @@ def test_select_variants_keeps_the_chosen_module_of_each(tmp_path, combination):
     [
         (
             {"use_auth": True, "channel_layer": "in-memory", "asgi_server": "daphne"},
-            ["tests/test_live_redis.py"],
+            ["config/redis_hosts.py", "tests/test_live_redis.py", "tests/test_redis_hosts.py"],
         ),
         (
             {"use_auth": False, "channel_layer": "in-memory", "asgi_server": "daphne"},
-            ["accounts", "tests/test_accounts.py", "tests/test_live_redis.py"],
+            [
+                "accounts",
+                "tests/test_accounts.py",
+                "config/redis_hosts.py",
+                "tests/test_live_redis.py",
+                "tests/test_redis_hosts.py",
+            ],
         ),
         (
             {"use_auth": True, "channel_layer": "redis", "asgi_server": "uvicorn"},

@@ -11,6 +11,10 @@ import os
 from pathlib import Path
 
 import environ
+{% if cookiecutter.channel_layer == "redis" %}
+
+from config.redis_hosts import channel_layer_hosts
+{% endif %}
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -127,25 +131,12 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 # member leaves its groups after "group_expiry" seconds, so group_expiry must
 # outlast the longest connection (daphne closes websockets after 86400 s).
 {% if cookiecutter.channel_layer == "redis" %}
-REDIS_URL = env("REDIS_URL", default="redis://localhost:6379/0")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [
-                {
-                    "address": REDIS_URL,
-                    # channels_redis waits for messages with a 5-second blocking
-                    # pop; redis-py 8 times socket reads out after 5 s by default,
-                    # which kills idle connections with 1011 (channels_redis #422).
-                    "socket_timeout": 10,
-                    # While Redis is unreachable, fail handshakes fast.
-                    "socket_connect_timeout": 2,
-                    # Retry once on a pooled connection that Redis dropped
-                    # (a restart, or its idle "timeout").
-                    "retry_on_timeout": True,
-                }
-            ],
+            # REDIS_URL, REDIS_URLS (shards) or REDIS_SENTINELS: config/redis_hosts.py.
+            "hosts": channel_layer_hosts(os.environ),
             "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
             "expiry": 60,
             "group_expiry": 86400,

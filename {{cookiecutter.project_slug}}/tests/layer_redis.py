@@ -1,4 +1,4 @@
-"""The channel layer in tests: channels_redis on the real Redis at REDIS_URL.
+"""The channel layer in tests: channels_redis on the real Redis at REDIS_URL (or REDIS_URLS).
 
 There is no fake to fall back to: with no Redis answering, every test layer
 fails at once and says how to start one. (layer_in_memory.py is this module's
@@ -19,21 +19,21 @@ DROPPED_MESSAGE_LOG = "1 of 1 channels over capacity in group"
 
 @pytest.fixture(scope="session", autouse=True)
 def redis_server():
-    """Fail fast, saying how to start one, when no Redis answers at REDIS_URL."""
-    url = settings.REDIS_URL
-    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        pytest.fail(
-            f"No Redis server answers at REDIS_URL={url} ({error}). Start one with "
-            "`redis-server --daemonize yes` (Debian: apt install redis-server), "
-            "or set REDIS_URL to a server you can use for tests.",
-            pytrace=False,
-        )
-    finally:
-        client.close()
-    return url
+    """Fail fast, saying how to start one, when a Redis of the channel layer does not answer."""
+    hosts = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]
+    for url in [host["address"] for host in hosts if "address" in host]:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            client.ping()
+        except redis.RedisError as error:
+            pytest.fail(
+                f"No Redis server answers at {url} ({error}). Start one with "
+                "`redis-server --daemonize yes` (Debian: apt install redis-server), "
+                "or set REDIS_URL to a server you can use for tests.",
+                pytrace=False,
+            )
+        finally:
+            client.close()
 
 
 async def group_size(layer, group: str) -> int:
