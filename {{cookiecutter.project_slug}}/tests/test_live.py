@@ -21,7 +21,7 @@ from websockets.sync.client import connect as connect_in_thread
 from config import server
 
 from .layer import IDLE_SECONDS
-from .live import PROJECT_DIR, TIMEOUT, AsgiServer, open_socket, receive, send
+from .live import PROJECT_DIR, TIMEOUT, AsgiServer, free_port, open_socket, receive, send
 from .users import live_cookie
 
 pytestmark = pytest.mark.live
@@ -203,6 +203,25 @@ def test_loadtest_fails_when_messages_are_lost(live_env, live_users, tmp_path):
         )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "lost" in result.stderr
+
+
+def test_healthcheck_passes_while_the_server_runs_and_fails_without_it(asgi_server, live_env):
+    def healthcheck(port: int) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", "healthcheck", "--port", str(port), "--timeout", "2"],
+            cwd=PROJECT_DIR,
+            env=live_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    result = healthcheck(asgi_server.port)
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = healthcheck(free_port())
+    assert result.returncode == 1
+    assert result.stderr.startswith("CommandError: no answer from 127.0.0.1:"), result.stderr
 
 
 # Last in the module, so that the other tests' time counts toward the silence.

@@ -62,3 +62,9 @@ def test_room_page_rejects_an_invalid_room_name(page_client, path):
 def test_static_files_are_found():
     assert finders.find("chat/chat.js")
     assert finders.find("chat/chat.css")
+
+
+def test_health_answers_ok_to_anyone(client):
+    response = client.get("/healthz/")
+    assert response.status_code == 200
+    assert response.content == b"ok"
