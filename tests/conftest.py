@@ -169,18 +169,20 @@ class BakedProject:
     files: list[Path] = field(default_factory=list)  # what the bake wrote, before any install
     env: dict[str, str] = field(default_factory=dict)
 
-    def fresh_clone(self) -> Path:
-        """Commit the bake to git and return a fresh clone of it (made once, then reused).
+    def fresh_clone(self, name: str = "clone") -> Path:
+        """Commit the bake to git (once) and return a fresh clone of it called ``name``.
 
         The clone holds what a team's repository would: no ``.env`` (git-ignored)
         and no ``.venv``; commands run there still use the bake's venv (PATH).
+        Each name is cloned once, then reused.
         """
-        clone = self.path.parent / f"{self.path.name}-clone"
-        if not clone.exists():
+        clone = self.path.parent / f"{self.path.name}-{name}"
+        if not (self.path / ".git").exists():
             git = ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.com"]
             subprocess.run([*git, "init", "--quiet"], cwd=self.path, check=True)
             subprocess.run([*git, "add", "--all"], cwd=self.path, check=True)
             subprocess.run([*git, "commit", "--quiet", "-m", "Bake"], cwd=self.path, check=True)
+        if not clone.exists():
             subprocess.run(["git", "clone", "--quiet", str(self.path), str(clone)], check=True)
         return clone
 
@@ -210,12 +212,16 @@ class BakedProject:
         return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
 
 
-def install_venv(project_dir: Path) -> None:
-    """Create ``.venv`` in the project and install it with its dev extra, as its README says."""
+def install_venv(project_dir: Path, python: str = sys.executable, venv: Path | None = None) -> Path:
+    """Install the project with its dev extra, as its README says, into a new venv; return it.
+
+    The venv is ``.venv`` in the project unless ``venv`` names another; ``python``
+    (by default the one running these tests) is given to uv by path, so uv
+    never looks for, or downloads, another.
+    """
     uv = [sys.executable, "-m", "uv"]
-    venv = project_dir / ".venv"
-    # The Python running these tests, so uv never looks for (or downloads) another.
-    subprocess.run([*uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
+    venv = venv or project_dir / ".venv"
+    subprocess.run([*uv, "venv", "--quiet", "--python", python, str(venv)], check=True)
     subprocess.run(
         [
             *uv,
@@ -230,6 +236,7 @@ def install_venv(project_dir: Path) -> None:
         cwd=project_dir,
         check=True,
     )
+    return venv
 
 
 def pytest_generate_tests(metafunc):

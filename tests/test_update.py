@@ -1,0 +1,71 @@
+"""A baked project takes the template's later changes with cruft, cleanly."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import TEMPLATE_DIR, UNIT_COMBINATIONS
+from test_bake import run_layer, show, tool
+
+GIT = ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.com"]
+# Where a template change lands in the project, and the line it adds.
+CHANGES = {
+    "README.md": "A paragraph a later template added.",
+    "config/settings.py": "CHAT_ADDED_BY_A_LATER_TEMPLATE = True",
+}
+
+
+def commit_all(directory: Path, message: str) -> None:
+    """Stage everything in the git repository at ``directory`` and commit it."""
+    subprocess.run([*GIT, "add", "--all"], cwd=directory, check=True)
+    subprocess.run([*GIT, "commit", "--quiet", "-m", message], cwd=directory, check=True)
+
+
+def template_repository(destination: Path) -> Path:
+    """Copy the template (as it is on disk, uncommitted edits included) into a git repository."""
+    shutil.copytree(
+        TEMPLATE_DIR,
+        destination,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", ".cache", "node_modules", "demo", "__pycache__", ".*_cache"
+        ),
+    )
+    subprocess.run(["git", "init", "--quiet"], cwd=destination, check=True)
+    commit_all(destination, "Template")
+    return destination
+
+
+@pytest.mark.combinations(UNIT_COMBINATIONS[:1])
+def test_cruft_update_applies_a_template_change_and_keeps_env(baked_project, tmp_path):
+    template = template_repository(tmp_path / "template")
+    output = tmp_path / "projects"
+    context = json.dumps(baked_project.combination)
+    cruft = tool("cruft")
+    create = ["create", "-y", "--output-dir", str(output), "--extra-context", context]
+    result = baked_project.run(cruft, *create, str(template))
+    assert result.returncode == 0, show(result)
+    (project,) = output.iterdir()
+    recorded = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
+    assert {key: recorded[key] for key in baked_project.combination} == baked_project.combination
+    subprocess.run(["git", "init", "--quiet"], cwd=project, check=True)
+    commit_all(project, "Bake")
+    env_before = (project / ".env").read_text()
+
+    source = template / "{{cookiecutter.project_slug}}"
+    for relative, line in CHANGES.items():
+        with (source / relative).open("a") as file:
+            file.write(f"\n{line}\n")
+    commit_all(template, "A later template")
+    assert baked_project.run(cruft, "check", cwd=project).returncode == 1
+
+    result = baked_project.run(cruft, "update", "-y", cwd=project)
+    assert result.returncode == 0, show(result)
+    assert not list(project.rglob("*.rej")), show(result)
+    for relative, line in CHANGES.items():
+        assert line in (project / relative).read_text().splitlines(), relative
+    assert (project / ".env").read_text() == env_before
+    commit_all(project, "Update from the template")
+    assert baked_project.run(cruft, "check", cwd=project).returncode == 0
+    run_layer(baked_project, cwd=project)
