@@ -20,10 +20,10 @@ $(NODE_TOOLS): package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
 	touch $@
 
-# Debian's packages the tests use for real: redis-server, chromium and podman (with
-# runc and debootstrap, which makes the base images, since no registry is reachable).
-# Each names its command too.
-SYSTEM_COMMANDS := redis-server chromium podman runc debootstrap
+# Debian's packages the tests use for real: redis-server and redis-sentinel, chromium,
+# nginx, openssl, systemd (systemd-analyze) and podman (with runc and debootstrap, which
+# makes the base images, since no registry is reachable). Each names its command too.
+SYSTEM_COMMANDS := redis-server redis-sentinel chromium nginx openssl systemd podman runc debootstrap
 system-deps:
 	@for command in $(SYSTEM_COMMANDS); do \
 		command -v $$command >/dev/null || missing=1; \
