@@ -57,6 +57,8 @@ def combination_id(combination: dict) -> str:
 
 
 COMBINATIONS = combinations(COOKIECUTTER_JSON)
+# Every answer's default: what `cookiecutter --no-input` bakes.
+DEFAULT_COMBINATION = COMBINATIONS[0]
 
 
 def covering(combinations: list[dict], keys: tuple[str, ...]) -> list[dict]:
@@ -83,8 +85,6 @@ def covering(combinations: list[dict], keys: tuple[str, ...]) -> list[dict]:
 
 # The browser layer sees the server and the pages: one bake per (server, auth).
 BROWSER_COMBINATIONS = covering(COMBINATIONS, ("asgi_server", "use_auth"))
-# The unit layer runs no server: one bake per (layer, style, auth).
-UNIT_COMBINATIONS = covering(COMBINATIONS, ("channel_layer", "consumer_style", "use_auth"))
 # The live layer runs each consumer style on each layer under each server; auth
 # alternates so that every server and every layer also runs with and without it.
 LIVE_COMBINATIONS = covering(COMBINATIONS, ("asgi_server", "channel_layer", "consumer_style"))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import COMBINATIONS, free_port
+from conftest import DEFAULT_COMBINATION, free_port
 from test_bake import NEWEST_PYTHON_COMBINATION, PRODUCTION_ENV, show, tool
 from websockets.sync.client import connect
 
@@ -222,9 +222,6 @@ def get(url: str, **headers) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
-
-
-DEFAULT_COMBINATION = COMBINATIONS[0]
 
 
 @pytest.mark.combinations([DEFAULT_COMBINATION])

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import TEMPLATE_DIR, UNIT_COMBINATIONS
+from conftest import DEFAULT_COMBINATION, TEMPLATE_DIR
 from test_bake import run_layer, show, tool
 
 GIT = ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.com"]
@@ -37,7 +37,7 @@ def template_repository(destination: Path) -> Path:
     return destination
 
 
-@pytest.mark.combinations(UNIT_COMBINATIONS[:1])
+@pytest.mark.combinations([DEFAULT_COMBINATION])
 def test_cruft_update_applies_a_template_change_and_keeps_env(baked_project, tmp_path):
     template = template_repository(tmp_path / "template")
     output = tmp_path / "projects"
