@@ -7,12 +7,12 @@ Redis; for each server option. Then, on one bake, the channel layer over two
 Redis shards, through Sentinel, and over TLS, and bad Redis settings refused.
 """
 
+import http.server
 import json
 import os
 import re
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import threading
@@ -388,32 +388,27 @@ def test_burst_through_nginx_loses_nothing(baked_project, deployment):
     assert figures["broadcast"]["delivered"] == figures["broadcast"]["sent"] == 30 * 3 * 20
 
 
-class HeaderRecorder:
-    """A plain TCP server that records each request's header lines and answers 200."""
+class HeaderRecorder(http.server.ThreadingHTTPServer):
+    """An upstream on a free port that records each request's headers and answers 200 "ok"."""
 
     def __init__(self) -> None:
+        recorder = self
         self.requests: list[dict[str, str]] = []
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self.serve, daemon=True).start()
 
-    def serve(self) -> None:
-        while True:
-            try:
-                connection, _ = self.sock.accept()
-            except OSError:
-                return
-            with connection:
-                head = b""
-                while b"\r\n\r\n" not in head:
-                    chunk = connection.recv(4096)
-                    if not chunk:
-                        break
-                    head += chunk
-                lines = head.decode("latin-1").split("\r\n")[1:]
-                headers = dict(line.split(": ", 1) for line in lines if ": " in line)
-                self.requests.append({key.lower(): value for key, value in headers.items()})
-                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                recorder.requests.append({k.lower(): v for k, v in self.headers.items()})
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.port = self.server_address[1]
+        threading.Thread(target=self.serve_forever, daemon=True).start()
 
 
 @pytest.mark.combinations(DEPLOY_COMBINATIONS)
@@ -444,7 +439,8 @@ def test_only_an_upgrade_request_is_sent_as_an_upgrade(baked_project, tmp_path):
         assert plain["host"] == HOST and plain["x-forwarded-proto"] == "https", plain
     finally:
         nginx.kill()
-        recorder.sock.close()
+        recorder.shutdown()
+        recorder.server_close()
 
 
 def test_site_config_passes_nginx_t(baked_project, tmp_path):
