@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,6 +109,28 @@ def wait_for_port(port: int, timeout: float) -> None:
         except OSError:
             time.sleep(0.1)
     raise TimeoutError(f"nothing accepts connections on 127.0.0.1:{port} after {timeout} s")
+
+
+def http_get(url: str, context=None, **headers) -> tuple[int, dict, bytes]:
+    """GET ``url`` without following redirects; return (status, headers, body).
+
+    ``headers`` of the request are keyword arguments (``Host="..."``); those of
+    the response are looked up in any case. ``context`` is the ssl.SSLContext
+    for an https URL (None: the system's CAs). An HTTP error status is
+    returned, not raised; OSError is raised when nothing answers in 10 s.
+    """
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    handlers = [NoRedirect(), urllib.request.HTTPSHandler(context=context)]
+    opener = urllib.request.build_opener(*handlers)
+    try:
+        with opener.open(urllib.request.Request(url, headers=headers), timeout=10) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
 
 
 def redis_server_binary() -> str:

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 import tomllib
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -22,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import DEFAULT_COMBINATION, free_port
+from conftest import DEFAULT_COMBINATION, free_port, http_get
 from test_bake import NEWEST_PYTHON_COMBINATION, PRODUCTION_ENV, show, tool
 from websockets.sync.client import connect
 
@@ -209,21 +208,6 @@ def build_image(podman: Podman, context: Path, tag: str) -> None:
     assert result.returncode == 0, show(result)
 
 
-def get(url: str, **headers) -> tuple[int, bytes]:
-    """GET ``url`` without following redirects; return the status and the body."""
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):
-            return None
-
-    opener = urllib.request.build_opener(NoRedirect)
-    try:
-        with opener.open(urllib.request.Request(url, headers=headers), timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
 @pytest.mark.combinations([DEFAULT_COMBINATION])
 def test_image_serves_with_production_settings(baked_project, podman):
     name = f"web-{uuid.uuid4().hex[:8]}"
@@ -264,12 +248,12 @@ def test_image_serves_with_production_settings(baked_project, podman):
         # As the proxy asks: the site's host name, HTTPS said by X-Forwarded-Proto.
         proxied = {"Host": PRODUCTION_ENV["DJANGO_ALLOWED_HOSTS"], "X-Forwarded-Proto": "https"}
         base = f"http://127.0.0.1:{port}"
-        status, body = get(f"{base}/static/chat/chat.css", **proxied)
+        status, _, body = http_get(f"{base}/static/chat/chat.css", **proxied)
         assert status == 200 and body, status
-        status, body = get(f"{base}/accounts/login/", **proxied)
+        status, _, body = http_get(f"{base}/accounts/login/", **proxied)
         assert status == 200 and b'name="username"' in body, status
         # Plain HTTP is redirected to HTTPS, as check --deploy wants.
-        status, _ = get(f"{base}/accounts/login/", Host=proxied["Host"])
+        status, _, _ = http_get(f"{base}/accounts/login/", Host=proxied["Host"])
         assert status == 301
         # SIGTERM reaches the server (PID 1, after manage.py serve's exec): a clean stop.
         result = podman.run("podman", "stop", "--time", "20", name)
@@ -318,7 +302,7 @@ def test_compose_stack_chats_through_redis(baked_project, podman, tmp_path):
             (container,) = [c for c in containers if f"_{service}_" in c]
             podman.healthy(container)
         origin = f"http://127.0.0.1:{port}"
-        status, body = get(f"{origin}/")
+        status, _, body = http_get(f"{origin}/")
         assert status == 200 and b'id="room-name-input"' in body, status
         path = f"ws://127.0.0.1:{port}/ws/chat/compose/"
         # Enough members that the server's workers all hold some of them.

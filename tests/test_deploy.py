@@ -17,14 +17,18 @@ import ssl
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from conftest import LIVE_COMBINATIONS, free_port, redis_server_binary, wait_for_port
+from conftest import (
+    LIVE_COMBINATIONS,
+    free_port,
+    http_get,
+    redis_server_binary,
+    wait_for_port,
+)
 from test_bake import PRODUCTION_ENV, show
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
@@ -144,22 +148,6 @@ def unit_command(project: Path, port: int) -> list[str]:
     ]
 
 
-def proxied_get(url: str, context=None, **headers) -> tuple[int, dict, bytes]:
-    """GET ``url`` without following redirects; return status, headers (any case) and body."""
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):
-            return None
-
-    handlers = [NoRedirect(), urllib.request.HTTPSHandler(context=context)]
-    opener = urllib.request.build_opener(*handlers)
-    try:
-        with opener.open(urllib.request.Request(url, headers=headers), timeout=10) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, error.read()
-
-
 class ServerProcess(Background):
     """One server process, started as the systemd unit starts it, ready when /healthz/ answers."""
 
@@ -172,7 +160,7 @@ class ServerProcess(Background):
         deadline = time.monotonic() + 60
         while True:
             try:
-                status, _, _ = proxied_get(
+                status, _, _ = http_get(
                     f"http://127.0.0.1:{self.port}/healthz/",
                     Host=HOST,
                     **{"X-Forwarded-Proto": "https"},
@@ -354,13 +342,13 @@ def test_members_on_both_processes_share_a_room_through_nginx(baked_project, dep
 @pytest.mark.combinations(DEPLOY_COMBINATIONS)
 def test_pages_and_static_files_through_nginx_with_host_and_https_intact(baked_project, deployment):
     origin = deployment.origin
-    status, headers, body = proxied_get(f"{origin}/", deployment.tls)
+    status, headers, body = http_get(f"{origin}/", deployment.tls)
     assert status == 200 and b'id="room-name-input"' in body, status
     # Django sends HSTS on secure requests only: X-Forwarded-Proto reached it.
     assert "max-age=31536000" in headers.get("Strict-Transport-Security", ""), headers
-    status, _, body = proxied_get(f"{origin}/static/chat/chat.css", deployment.tls)
+    status, _, body = http_get(f"{origin}/static/chat/chat.css", deployment.tls)
     assert status == 200 and body
-    status, headers, _ = proxied_get(f"http://{HOST}:{deployment.http_port}/chat/lobby/")
+    status, headers, _ = http_get(f"http://{HOST}:{deployment.http_port}/chat/lobby/")
     assert status == 301 and headers["Location"] == f"https://{HOST}/chat/lobby/"
     # The Origin reaches the application behind nginx, which refuses a foreign one.
     with pytest.raises(InvalidStatus) as refused:
@@ -428,9 +416,9 @@ def test_only_an_upgrade_request_is_sent_as_an_upgrade(baked_project, tmp_path):
     try:
         wait_for_port(https_port, timeout=10)
         base = f"https://{HOST}:{https_port}"
-        status, _, _ = proxied_get(f"{base}/plain/", client_tls(cert), Connection="keep-alive")
+        status, _, _ = http_get(f"{base}/plain/", client_tls(cert), Connection="keep-alive")
         assert status == 200
-        status, _, _ = proxied_get(
+        status, _, _ = http_get(
             f"{base}/ws/echo/", client_tls(cert), Connection="Upgrade", Upgrade="websocket"
         )
         plain, upgrade = recorder.requests
