@@ -3,11 +3,15 @@
 (layer_redis.py is this module's twin for a project baked with Redis.)
 """
 
+import re
+
 # How long the live idle test leaves a connection silent: several rounds of
 # the live servers' pings (tests/live.py: PING_INTERVAL, PING_TIMEOUT).
 IDLE_SECONDS = 5
 # What chat.layers logs (a WARNING) when a group message finds a member's channel full.
 DROPPED_MESSAGE_LOG = "is full (capacity 1): message of type 'chat.message' dropped"
+# Any such drop, at any capacity, in a server's log.
+DROP_IN_LOG = re.compile(r"is full \(capacity \d+\): message of type '[\w.]+' dropped")
 
 
 async def group_size(layer, group: str) -> int:

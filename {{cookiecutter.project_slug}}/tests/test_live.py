@@ -20,7 +20,7 @@ from websockets.sync.client import connect as connect_in_thread
 
 from config import server
 
-from .layer import IDLE_SECONDS
+from .layer import DROP_IN_LOG, IDLE_SECONDS
 from .live import PROJECT_DIR, TIMEOUT, AsgiServer, free_port, open_socket, receive, send
 from .users import live_cookie
 
@@ -190,19 +190,40 @@ def test_loadtest_reports_every_message_delivered(asgi_server, live_env, live_al
     assert figures["broadcast"]["delivered"] == figures["broadcast"]["sent"] == 10 * 2 * 10
 
 
+# Bursts at most, until one overflows a channel (test_loadtest_fails_when_messages_are_lost).
+LOSSY_BURSTS = 5
+
+
 def test_loadtest_fails_when_messages_are_lost(live_env, live_users, tmp_path):
-    """A channel that holds one message drops most of a burst: the load tool must say so."""
+    """Whenever the server dropped a message, the load tool must exit 1 saying so.
+
+    Channels that hold one message overflow when two senders' broadcasts
+    interleave before the members have read, which a burst usually causes (it
+    loses most of its deliveries) but cannot force: with a fast server and the
+    load tool slowed by a busy machine, broadcasts can arrive one at a time and
+    all be delivered (seen once in CI, in-memory-async-auth-granian). So each
+    burst's verdict is checked against the server's own log of drops, and
+    bursts repeat until one has dropped something.
+    """
     env = {**live_env, "CHANNEL_LAYER_CAPACITY": "1"}
-    with AsgiServer(env, tmp_path / "server.log") as lossy:
+    log = tmp_path / "server.log"
+    with AsgiServer(env, log) as lossy:
         cookie = live_cookie(lossy, "alice")
-        result = run_loadtest(
-            lossy,
-            cookie,
-            env,
-            *("--only", "broadcast", "--members", "20", "--messages", "40", "--timeout", "1"),
-        )
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "lost" in result.stderr
+        for _ in range(LOSSY_BURSTS):
+            offset = log.stat().st_size
+            result = run_loadtest(
+                lossy,
+                cookie,
+                env,
+                *("--only", "broadcast", "--members", "20", "--messages", "40", "--timeout", "3"),
+            )
+            dropped = DROP_IN_LOG.search(log.read_bytes()[offset:].decode(errors="replace"))
+            assert result.returncode == (1 if dropped else 0), result.stdout + result.stderr
+            if dropped:
+                break
+        else:
+            pytest.fail(f"none of {LOSSY_BURSTS} bursts overflowed a channel of capacity 1")
+    assert "messages lost" in result.stderr, result.stderr
 
 
 def test_healthcheck_passes_while_the_server_runs_and_fails_without_it(asgi_server, live_env):
