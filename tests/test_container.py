@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import DEFAULT_COMBINATION, free_port, http_get
+from conftest import DEFAULT_COMBINATION, free_port, http_get, require_commands
 from test_bake import NEWEST_PYTHON_COMBINATION, PRODUCTION_ENV, show, tool
 from websockets.sync.client import connect
 
@@ -167,13 +167,7 @@ class Podman:
 @pytest.fixture(scope="session")
 def podman(tmp_path_factory):
     """podman with the base images, shared by the session's xdist workers (made once)."""
-    for command in ("podman", "debootstrap", "runc"):
-        if not shutil.which(command):
-            pytest.fail(
-                f"The container tests need {command} (Debian: apt install podman runc "
-                "debootstrap; make test installs them).",
-                pytrace=False,
-            )
+    require_commands("container", "podman runc debootstrap", "podman", "debootstrap", "runc")
     shared = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared.parent

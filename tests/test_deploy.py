@@ -10,7 +10,6 @@ Redis shards, through Sentinel, and over TLS, and bad Redis settings refused.
 import http.server
 import json
 import re
-import shutil
 import ssl
 import subprocess
 import threading
@@ -26,6 +25,7 @@ from conftest import (
     RedisServer,
     free_port,
     http_get,
+    require_commands,
     wait_for_port,
 )
 from test_bake import PRODUCTION_ENV, show
@@ -49,13 +49,8 @@ TIMEOUT = 10
 
 def required(*commands: str) -> None:
     """Fail (never skip) when a command the deployment tests run is missing."""
-    for command in commands:
-        if not shutil.which(command):
-            pytest.fail(
-                f"The deployment tests need {command} (Debian: apt install nginx "
-                "redis-server redis-sentinel openssl systemd; make test installs them).",
-                pytrace=False,
-            )
+    packages = "nginx redis-server redis-sentinel openssl systemd"
+    require_commands("deployment", packages, *commands)
 
 
 def throwaway_certificate(directory: Path) -> tuple[Path, Path]:
