@@ -236,6 +236,16 @@ def redis_url(tmp_path_factory):
         server.kill()
 
 
+GIT = ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.com"]
+
+
+def commit_all(directory: Path, message: str) -> None:
+    """Commit everything in ``directory``, a git repository made first if it is not one yet."""
+    subprocess.run(["git", "init", "--quiet"], cwd=directory, check=True)
+    subprocess.run([*GIT, "add", "--all"], cwd=directory, check=True)
+    subprocess.run([*GIT, "commit", "--quiet", "-m", message], cwd=directory, check=True)
+
+
 @dataclass
 class BakedProject:
     """A baked project and the virtualenv installed from its pyproject."""
@@ -254,10 +264,7 @@ class BakedProject:
         """
         clone = self.path.parent / f"{self.path.name}-{name}"
         if not (self.path / ".git").exists():
-            git = ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.com"]
-            subprocess.run([*git, "init", "--quiet"], cwd=self.path, check=True)
-            subprocess.run([*git, "add", "--all"], cwd=self.path, check=True)
-            subprocess.run([*git, "commit", "--quiet", "-m", "Bake"], cwd=self.path, check=True)
+            commit_all(self.path, "Bake")
         if not clone.exists():
             subprocess.run(["git", "clone", "--quiet", str(self.path), str(clone)], check=True)
         return clone

@@ -2,25 +2,17 @@
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import DEFAULT_COMBINATION, TEMPLATE_DIR
+from conftest import DEFAULT_COMBINATION, TEMPLATE_DIR, commit_all
 from test_bake import run_layer, show, tool
 
-GIT = ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.com"]
 # Where a template change lands in the project, and the line it adds.
 CHANGES = {
     "README.md": "A paragraph a later template added.",
     "config/settings.py": "CHAT_ADDED_BY_A_LATER_TEMPLATE = True",
 }
-
-
-def commit_all(directory: Path, message: str) -> None:
-    """Stage everything in the git repository at ``directory`` and commit it."""
-    subprocess.run([*GIT, "add", "--all"], cwd=directory, check=True)
-    subprocess.run([*GIT, "commit", "--quiet", "-m", message], cwd=directory, check=True)
 
 
 def template_repository(destination: Path) -> Path:
@@ -32,7 +24,6 @@ def template_repository(destination: Path) -> Path:
             ".git", ".venv", ".cache", "node_modules", "demo", "__pycache__", ".*_cache"
         ),
     )
-    subprocess.run(["git", "init", "--quiet"], cwd=destination, check=True)
     commit_all(destination, "Template")
     return destination
 
@@ -49,7 +40,6 @@ def test_cruft_update_applies_a_template_change_and_keeps_env(baked_project, tmp
     (project,) = output.iterdir()
     recorded = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
     assert {key: recorded[key] for key in baked_project.combination} == baked_project.combination
-    subprocess.run(["git", "init", "--quiet"], cwd=project, check=True)
     commit_all(project, "Bake")
     env_before = (project / ".env").read_text()
 
