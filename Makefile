@@ -40,7 +40,7 @@ test: $(BIN)/pytest $(NODE_TOOLS) system-deps
 # Measure every server setup against a bare websockets server; writes BENCHMARKS.md
 # and BENCHMARKS.png (about 20 minutes on 2 cores).
 bench: $(BIN)/pytest system-deps
-	$(BIN)/python bench/run.py
+	$(BIN)/python -m bench.run
 
 lint: $(BIN)/pytest
 	$(BIN)/ruff check hooks tests bench local_extensions.py

@@ -23,28 +23,23 @@ import os
 import platform
 import secrets
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
-from cookiecutter.main import cookiecutter
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+from tests.support.bakes import bake, install_venv
+from tests.support.matrix import BENCH_COMBINATIONS, CHOICES, TEMPLATE_DIR, combination_id
+from tests.support.servers import Background, RedisServer, answers_http, free_port
+
 BARE_SERVER = Path(__file__).resolve().parent / "bare_server.py"
 RESULTS_START = "<!-- results: written by bench/run.py -->"
 RESULTS_END = "<!-- end of results -->"
-LAYERS = ("in-memory", "redis")
-STYLES = ("async", "sync", "json")
-SERVERS = ("daphne", "uvicorn", "granian")
 
 
 @dataclass
@@ -75,46 +70,6 @@ class Figures:
     memory: list[float] = field(default_factory=list)  # KiB per idle connection
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
-    """Wait until 127.0.0.1:``port`` accepts connections; RuntimeError if ``process`` exits."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port} after {timeout} s")
-
-
-def wait_for_http(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
-    """Wait until an HTTP request to ``port`` gets any answer: the application is loaded.
-
-    A server with workers listens before they have loaded the application; an
-    error status (404 here, 426 from the bare server) is an answer all the same.
-    """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
-                return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"no HTTP answer on {port} after {timeout} s")
-
-
 def tree_rss(process: subprocess.Popen) -> int:
     """Resident memory, in bytes, of ``process`` and all its children (workers)."""
     root = psutil.Process(process.pid)
@@ -127,86 +82,22 @@ def tree_rss(process: subprocess.Popen) -> int:
     return total
 
 
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+class Target(Background):
+    """A running server to measure: a baked project under its server, or the bare server.
 
-
-class Setup:
-    """One baked project (no auth) and the venv it runs in."""
-
-    def __init__(self, layer: str, style: str, server: str, root: Path) -> None:
-        self.layer, self.style, self.server = layer, style, server
-        self.name = f"{layer}-{style}-{server}"
-        started = time.perf_counter()
-        path = cookiecutter(
-            str(TEMPLATE_DIR),
-            no_input=True,
-            output_dir=str(root / self.name),
-            extra_context={
-                "channel_layer": layer,
-                "consumer_style": style,
-                "use_auth": False,
-                "asgi_server": server,
-            },
-        )
-        self.bake_seconds = time.perf_counter() - started
-        self.path = Path(path)
-
-
-def make_venv(project: Path, venv: Path) -> Path:
-    """Install ``project``'s dependencies (not the project) into ``venv``; return its python."""
-    uv = [sys.executable, "-m", "uv"]
-    subprocess.run([*uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
-    python = venv / "bin" / "python"
-    subprocess.run(
-        [*uv, "pip", "install", "--quiet", "--python", str(python), "-r", "pyproject.toml"],
-        cwd=project,
-        check=True,
-    )
-    return python
-
-
-class Target:
-    """A running server to measure: a baked project under its server, or the bare server."""
+    ``argv`` is its command line but for ``--port``; it is ready once it answers HTTP.
+    """
 
     def __init__(self, name: str, argv: list[str], cwd: Path, env: dict) -> None:
         self.name = name
         self.port = free_port()
-        self.process = subprocess.Popen(
-            [*argv, *self.port_args()],
-            cwd=cwd,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        wait_for_http(self.port, self.process)
-
-    def port_args(self) -> list[str]:
-        raise NotImplementedError
+        log = cwd / f"{name.replace(' ', '-')}.log"
+        super().__init__([*argv, "--port", str(self.port)], log, cwd=cwd, env=env)
+        self.wait_until_ready(answers_http(f"http://127.0.0.1:{self.port}/"))
 
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        stop(self.process)
-
-
-class ProjectTarget(Target):
-    def port_args(self) -> list[str]:
-        return ["--bind", "127.0.0.1", "--port", str(self.port)]
-
-
-class BareTarget(Target):
-    def port_args(self) -> list[str]:
-        return ["--port", str(self.port)]
 
 
 def loadtest(tool: list[str], cwd: Path, env: dict, url: str, *args: str) -> dict:
@@ -370,11 +261,33 @@ def machine(pythons: list[Path]) -> str:
     )
 
 
+@dataclass
+class Setup:
+    """One baked project (a combination without auth) and how long its bake took."""
+
+    combination: dict
+    path: Path
+    bake_seconds: float
+
+    @property
+    def name(self) -> str:
+        """``<layer>-<style>-<server>``: the combination's id without the auth part."""
+        return combination_id(self.combination).replace("-noauth", "")
+
+    @property
+    def venv_key(self) -> tuple[str, str]:
+        """Setups of one channel layer and server share their dependencies, so one venv."""
+        return self.combination["channel_layer"], self.combination["asgi_server"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--layers", nargs="+", default=LAYERS, choices=LAYERS)
-    parser.add_argument("--styles", nargs="+", default=STYLES, choices=STYLES)
-    parser.add_argument("--servers", nargs="+", default=SERVERS, choices=SERVERS)
+    for option, flag in (("channel_layer", "layers"), ("consumer_style", "styles")):
+        parser.add_argument(
+            f"--{flag}", nargs="+", default=CHOICES[option], choices=CHOICES[option]
+        )
+    servers = CHOICES["asgi_server"]
+    parser.add_argument("--servers", nargs="+", default=servers, choices=servers)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="tiny workloads, to check it runs")
     parser.add_argument("--output", type=Path, default=TEMPLATE_DIR / "BENCHMARKS.md")
@@ -388,14 +301,8 @@ def main() -> int:
     redis = None
     redis_url = arguments.redis_url
     if "redis" in arguments.layers and not redis_url:
-        redis_port = free_port()
-        redis = subprocess.Popen(
-            ["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no"],
-            cwd=work,
-            stdout=subprocess.DEVNULL,
-        )
-        wait_for_port(redis_port, redis)
-        redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        redis = RedisServer(work / "redis")
+        redis_url = redis.url
     env = {
         **os.environ,
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
@@ -409,23 +316,30 @@ def main() -> int:
     }
     if redis_url:
         env["REDIS_URL"] = redis_url
+    chosen = [
+        combination
+        for combination in BENCH_COMBINATIONS
+        if combination["channel_layer"] in arguments.layers
+        and combination["consumer_style"] in arguments.styles
+        and combination["asgi_server"] in arguments.servers
+    ]
     try:
-        setups = [
-            Setup(layer, style, server, work)
-            for layer in arguments.layers
-            for style in arguments.styles
-            for server in arguments.servers
-        ]
+        setups = []
+        for combination in chosen:
+            started = time.perf_counter()
+            path = bake(work / combination_id(combination), **combination)
+            setups.append(Setup(combination, path, time.perf_counter() - started))
         venvs = {}
         install_seconds = {}
         for setup in setups:
-            key = (setup.layer, setup.server)
-            if key not in venvs:
+            if setup.venv_key not in venvs:
                 started = time.perf_counter()
-                venvs[key] = make_venv(setup.path, work / f"venv-{setup.layer}-{setup.server}")
-                install_seconds[key] = time.perf_counter() - started
+                venv = work / f"venv-{'-'.join(setup.venv_key)}"
+                install_venv(setup.path, venv=venv, project=False)
+                venvs[setup.venv_key] = venv / "bin" / "python"
+                install_seconds[setup.venv_key] = time.perf_counter() - started
         tool_setup = setups[0]
-        tool_python = venvs[(tool_setup.layer, tool_setup.server)]
+        tool_python = venvs[tool_setup.venv_key]
         tool = [str(tool_python), "manage.py", "loadtest"]
         subprocess.run(
             [str(tool_python), "manage.py", "migrate", "--noinput", "-v", "0"],
@@ -435,7 +349,7 @@ def main() -> int:
         )
 
         bare_figures = measure(
-            lambda: BareTarget("bare websockets", [str(tool_python), str(BARE_SERVER)], work, env),
+            lambda: Target("bare websockets", [str(tool_python), str(BARE_SERVER)], work, env),
             tool,
             tool_setup.path,
             env,
@@ -443,11 +357,10 @@ def main() -> int:
         )
         results = []
         for setup in setups:
-            python = venvs[(setup.layer, setup.server)]
-            command = [str(python), "manage.py", "serve"]
+            command = [str(venvs[setup.venv_key]), "manage.py", "serve", "--bind", "127.0.0.1"]
             results.append(
                 measure(
-                    lambda setup=setup, command=command: ProjectTarget(
+                    lambda setup=setup, command=command: Target(
                         setup.name, command, setup.path, env
                     ),
                     tool,
@@ -459,11 +372,11 @@ def main() -> int:
             print(f"measured {setup.name}", file=sys.stderr)
     finally:
         if redis is not None:
-            stop(redis)
+            redis.kill()
 
     lost = [figures.name for figures in results if figures.delivered != figures.sent]
     table = markdown(results, bare_figures)
-    bake = statistics.median(setup.bake_seconds for setup in setups)
+    bake_seconds = statistics.median(setup.bake_seconds for setup in setups)
     install = statistics.median(install_seconds.values())
     matrix = TEMPLATE_DIR / ".cache" / "last-test-run.json"
     matrix_line = "not measured (run `make test` first)"
@@ -484,7 +397,7 @@ def main() -> int:
             "",
             table,
             "",
-            f"Template test run: one bake {bake:.2f} s (median of {len(setups)}); one "
+            f"Template test run: one bake {bake_seconds:.2f} s (median of {len(setups)}); one "
             f"install of a baked project's dependencies {install:.1f} s (median); the whole "
             f"matrix (`make test`): {matrix_line}.",
             RESULTS_END,

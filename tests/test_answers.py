@@ -7,7 +7,6 @@ prompts of the real CLI, or passed as ``extra_context`` to the Python API.
 """
 
 import ast
-import fcntl
 import os
 import re
 import subprocess
@@ -17,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import COOKIECUTTER_JSON, TEMPLATE_DIR, option_choices
 from cookiecutter.exceptions import FailedHookException
-from cookiecutter.main import cookiecutter
 from jinja2 import TemplateSyntaxError
-from test_hooks import bake_on_the_command_line
+
+from tests.support.bakes import bake, bake_on_the_command_line, install_venv, once_per_run, show
+from tests.support.matrix import CHOICES, TEMPLATE_DIR
 
 FREE_TEXT = ("project_name", "description", "author_name")
 EMAIL = "you@example.com"
@@ -38,7 +37,7 @@ def bake_typed(output_dir: Path, name: str, description: str, author: str):
     or as extra_context, never renders it as Jinja. The child's stdin is UTF-8,
     as a person's terminal is. Returns the completed process (text output).
     """
-    lines = [name, "", description, author, EMAIL] + [""] * len(option_choices(COOKIECUTTER_JSON))
+    lines = [name, "", description, author, EMAIL] + [""] * len(CHOICES)
     return subprocess.run(
         [sys.executable, "-m", "cookiecutter", "-o", str(output_dir), str(TEMPLATE_DIR)],
         input="\n".join(lines) + "\n",
@@ -48,25 +47,6 @@ def bake_typed(output_dir: Path, name: str, description: str, author: str):
         env={**os.environ, "PYTHONIOENCODING": "utf-8"},
         check=False,
     )
-
-
-def bake_given(output_dir: Path, name: str, description: str, author: str) -> Path:
-    """Bake with the Python API, the answers in ``extra_context``; return the project path.
-
-    cookiecutter renders each such answer as a Jinja template before the hooks
-    see it, so the values given here hold no Jinja syntax.
-    """
-    answers = {"project_name": name, "description": description, "author_name": author}
-    return Path(
-        cookiecutter(
-            str(TEMPLATE_DIR), no_input=True, extra_context=answers, output_dir=str(output_dir)
-        )
-    )
-
-
-def show(result) -> str:
-    """Format a finished command's exit status and output for an assertion message."""
-    return f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
 
 
 # (id, the answer put in all three free-text fields, how it is given, the slug
@@ -112,53 +92,23 @@ def hostile_bake(request, tmp_path_factory):
         assert result.returncode == 0, show(result)
         (path,) = output_dir.iterdir()
     else:
-        path = bake_given(output_dir, value, value, value)
+        path = bake(output_dir, project_name=value, description=value, author_name=value)
     return Bake(value=value, slug=slug, path=path)
 
 
 @pytest.fixture(scope="session")
 def checks_python(tmp_path_factory):
-    """The Python of one venv holding a baked project's dependencies; return its path.
+    """The Python of one venv holding a baked project's dependencies, made once per test run.
 
-    Built once per test run, whatever the number of xdist workers: the first
-    worker to take the lock in their shared temporary directory bakes the
-    default project and installs its dependencies (not the project itself)
-    with uv; the others wait and reuse it. ``manage.py check`` then runs from
-    each baked directory, whose manage.py puts that directory first on sys.path.
+    ``manage.py check`` then runs from each baked directory, whose manage.py
+    puts that directory first on sys.path.
     """
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # shared by the workers
-    venv = root / "answers-venv"
-    python = venv / "bin" / "python"
-    with open(root / "answers-venv.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with once_per_run(tmp_path_factory, "answers") as root:
+        venv = root / "venv"
         if not (venv / "installed").exists():
-            project = Path(
-                cookiecutter(
-                    str(TEMPLATE_DIR), no_input=True, output_dir=str(root / "answers-deps")
-                )
-            )
-            uv = [sys.executable, "-m", "uv"]
-            # The Python running these tests, so uv never looks for (or downloads) another.
-            subprocess.run(
-                [*uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True
-            )
-            subprocess.run(
-                [
-                    *uv,
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--python",
-                    str(python),
-                    "-r",
-                    str(project / "pyproject.toml"),
-                ],
-                check=True,
-            )
+            install_venv(bake(root / "bake"), venv=venv, project=False)
             (venv / "installed").touch()
-    return python
+    return venv / "bin" / "python"
 
 
 def test_the_slug_is_derived_from_the_name(hostile_bake):
@@ -234,9 +184,7 @@ def bake_refused(output_dir: Path, how: str, answers: dict[str, str], capfd) -> 
     """
     if how == "extra-context":
         with pytest.raises(FailedHookException):
-            cookiecutter(
-                str(TEMPLATE_DIR), no_input=True, extra_context=answers, output_dir=str(output_dir)
-            )
+            bake(output_dir, **answers)
         return capfd.readouterr().err
     result = bake_on_the_command_line(output_dir, *(f"{k}={v}" for k, v in answers.items()))
     assert result.returncode != 0, show(result)
@@ -258,9 +206,7 @@ def test_given_answers_are_rendered_as_jinja(tmp_path, how):
     """What the README says: cookiecutter renders a given answer before the hooks see it."""
     answers = {"description": "{{ 7*7 }} rooms", "author_name": "{{ cookiecutter.project_slug }}"}
     if how == "extra-context":
-        cookiecutter(
-            str(TEMPLATE_DIR), no_input=True, extra_context=answers, output_dir=str(tmp_path)
-        )
+        bake(tmp_path, **answers)
     else:
         args = (f"{k}={v}" for k, v in answers.items())
         result = bake_on_the_command_line(tmp_path, *args)
@@ -275,7 +221,7 @@ def test_broken_jinja_in_a_given_answer_is_a_cookiecutter_error(tmp_path, how):
     """A stray ``{%`` fails in cookiecutter's own rendering, before any hook; nothing is left."""
     if how == "extra-context":
         with pytest.raises(TemplateSyntaxError):
-            bake_given(tmp_path, "Chat Server", "{% if %}", "Your Name")
+            bake(tmp_path, description="{% if %}")
     else:
         result = bake_on_the_command_line(tmp_path, "description={% if %}")
         assert result.returncode != 0, show(result)

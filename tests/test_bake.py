@@ -3,39 +3,31 @@
 import itertools
 import os
 import re
-import secrets
-import shutil
-import subprocess
 import sys
 from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import (
+
+from tests.support.bakes import PRODUCTION_ENV, install_venv, python_binary, show, tool
+from tests.support.hooks import post_gen
+from tests.support.matrix import (
     BROWSER_COMBINATIONS,
+    CHOICES,
     COMBINATIONS,
     COOKIECUTTER_JSON,
+    COVERED,
     LIVE_COMBINATIONS,
+    PYTHONS_COMBINATION,
     SOURCE_DIR,
     TEMPLATE_DIR,
-    install_venv,
-    option_choices,
+    values_of,
 )
 
 JINJA_LEFTOVER = re.compile(r"\{\{|\{%|%\}|\{#|#\}|cookiecutter")
 # A GitHub Actions expression, which the baked workflow holds on purpose.
 ACTIONS_EXPRESSION = re.compile(r"\$\{\{ [\w.-]+ \}\}")
-
-# Settings a production deployment sets (README: "Deploying").
-PRODUCTION_ENV = {
-    "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-    "DJANGO_DEBUG": "false",
-    "DJANGO_ALLOWED_HOSTS": "chat.example.com",
-    "DJANGO_SECURE_HSTS_SECONDS": "31536000",
-    "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
-    "DJANGO_SECURE_HSTS_PRELOAD": "true",
-}
 
 
 def copied_verbatim(relative: Path) -> bool:
@@ -45,26 +37,17 @@ def copied_verbatim(relative: Path) -> bool:
     )
 
 
-def show(result) -> str:
-    """Format a finished command's exit status and output for an assertion message."""
-    return f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
-
-
 def test_bake_keeps_only_what_the_options_use(baked_project):
     root = baked_project.path
     options = baked_project.combination
-    for module in ("chat/consumers.py", "config/server.py", "tests/users.py", "tests/layer.py"):
+    for module in post_gen.VARIANTS:
         path = root / module
         assert path.is_file(), module
         assert not list(path.parent.glob(f"{path.stem}_*.py")), f"variants of {module} left"
-    auth, redis = options["use_auth"], options["channel_layer"] == "redis"
-    assert (root / "accounts").is_dir() == auth
-    assert (root / "tests" / "test_accounts.py").is_file() == auth
-    assert (root / "chat" / "layers.py").is_file() == (not redis)
-    redis_only = ("config/redis_hosts.py", "tests/test_live_redis.py", "tests/test_redis_hosts.py")
-    for relative in redis_only:
-        assert (root / relative).is_file() == redis, relative
-    assert (root / "chat" / "shutdown.py").is_file() == (options["asgi_server"] == "daphne")
+    for (option, answers), paths in post_gen.OPTION_PATHS.items():
+        for relative in paths:
+            assert (root / relative).exists() == (options[option] in answers), relative
+    redis = options["channel_layer"] == "redis"
     pyproject = (root / "pyproject.toml").read_text()
     assert ("channels-redis" in pyproject) == redis
 
@@ -162,11 +145,6 @@ def test_pre_commit_config_is_valid_and_every_hook_passes(baked_project):
         assert result.returncode == 0, f"{hook}: {show(result)}"
 
 
-def tool(name: str) -> str:
-    """Return the path of a command installed beside the Python running the tests."""
-    return str(Path(sys.executable).parent / name)
-
-
 def test_container_and_workflow_files_pass_their_linters(baked_project):
     workflow = ".github/workflows/ci.yml"
     schema = [tool("check-jsonschema"), "--builtin-schema"]
@@ -248,109 +226,46 @@ def test_deploy_check_passes_with_production_settings(baked_project, tmp_path):
     assert "no issues" in result.stdout, show(result)
 
 
-# What asyncio prints when a task outlived its event loop: the baked project's
-# own tests fail on it during a test, and this catches it after the last one.
-LEFTOVER_TASK = re.compile(r"Task was destroyed but it is pending|Event loop is closed")
-
-
-def run_layer(baked_project, *marker: str, cwd: Path | None = None, env: dict | None = None):
-    """Run one layer of the baked project's tests in a fresh git clone of it (no ``.env``).
-
-    ``cwd`` runs them in another checkout of the project instead, and ``env``
-    adds to (or replaces) the bake's environment, its venv on PATH first.
-
-    Asserts it passed with nothing skipped, and fails when asyncio reported a
-    task left pending (``LEFTOVER_TASK``).
-    """
-    args = ["python", "-m", "pytest", "-p", "no:cacheprovider", "-rA", *marker]
-    result = baked_project.run(*args, timeout=1500, cwd=cwd or baked_project.fresh_clone(), env=env)
-    assert result.returncode == 0, show(result)
-    summary = result.stdout.strip().splitlines()[-1]
-    assert " passed" in summary, show(result)
-    assert "skipped" not in summary and "xfail" not in summary, show(result)
-    assert not LEFTOVER_TASK.search(result.stdout + result.stderr), show(result)
-    return result
-
-
-def values_of(subset: list[dict], keys: tuple[str, ...]) -> set[tuple]:
-    """Return the sets of values of ``keys`` that ``subset`` runs."""
-    return {tuple(combination[key] for key in keys) for combination in subset}
-
-
 @pytest.mark.parametrize(
-    ("subset", "covered"),
-    [
-        (
-            LIVE_COMBINATIONS,
-            [
-                ("asgi_server", "channel_layer", "consumer_style"),
-                ("asgi_server", "channel_layer", "use_auth"),
-                ("consumer_style", "use_auth"),
-            ],
-        ),
-        (BROWSER_COMBINATIONS, [("asgi_server", "use_auth")]),
-    ],
-    ids=["live", "browser"],
+    ("subset", "name"), [(LIVE_COMBINATIONS, "live"), (BROWSER_COMBINATIONS, "browser")]
 )
-def test_covering_subsets_run_what_the_readme_says(subset, covered):
+def test_covering_subsets_run_what_the_readme_says(subset, name):
     """Each layer's subset runs every set of values the README says it covers, once each."""
-    choices = option_choices(COOKIECUTTER_JSON)
     assert all(combination in COMBINATIONS for combination in subset)
-    for keys in covered:
-        expected = set(itertools.product(*(choices[key] for key in keys)))
+    for keys in COVERED[name]:
+        expected = set(itertools.product(*(CHOICES[key] for key in keys)))
         assert values_of(subset, keys) == expected, keys
-    assert len(subset) == len(values_of(subset, covered[0]))
+    assert len(subset) == len(values_of(subset, COVERED[name][0]))
 
 
 # Every bake: each proves that a fresh clone passes its README's `pytest`.
 def test_unit_tests_pass(baked_project):
-    run_layer(baked_project)
+    baked_project.run_layer()
 
 
 @pytest.mark.combinations(LIVE_COMBINATIONS)
 def test_live_tests_pass(baked_project):
-    run_layer(baked_project, "-m", "live")
+    baked_project.run_layer("-m", "live")
 
 
 @pytest.mark.combinations(BROWSER_COMBINATIONS)
 def test_browser_tests_pass(baked_project):
-    run_layer(baked_project, "-m", "browser")
+    baked_project.run_layer("-m", "browser")
 
 
 # The newest Python the project supports, which CI machines have through pyenv.
 NEWEST_PYTHON = "3.13"
-# One bake that every layer runs anyway, with Redis and a multi-worker server.
-NEWEST_PYTHON_COMBINATION = next(
-    c
-    for c in BROWSER_COMBINATIONS
-    if c in LIVE_COMBINATIONS and c["channel_layer"] == "redis" and c["asgi_server"] != "daphne"
-)
 
 
-def python_binary(version: str) -> str:
-    """Return a working ``python<version>``: on PATH, else pyenv's; fail the test if none.
-
-    pyenv puts a shim on PATH for every version it holds, but the shim runs
-    only versions its global setting names, so pyenv's own copy is tried next.
-    """
-    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    candidates = [shutil.which(f"python{version}")]
-    candidates += sorted(pyenv_root.glob(f"versions/{version}*/bin/python{version}"), reverse=True)
-    for candidate in filter(None, candidates):
-        if subprocess.run([candidate, "--version"], capture_output=True).returncode == 0:
-            return str(candidate)
-    pytest.fail(f"Python {version} is needed (pyenv install {version})", pytrace=False)
-
-
-@pytest.mark.combinations([NEWEST_PYTHON_COMBINATION])
+@pytest.mark.combinations([PYTHONS_COMBINATION])
 def test_every_layer_passes_on_the_newest_python(baked_project):
     clone = baked_project.fresh_clone()
     venv = install_venv(
-        clone, python=python_binary(NEWEST_PYTHON), venv=clone.parent / f"{clone.name}-venv"
+        clone, venv=clone.parent / f"{clone.name}-venv", python=python_binary(NEWEST_PYTHON)
     )
     path = baked_project.env["PATH"].split(os.pathsep)
     env = {"PATH": os.pathsep.join([str(venv / "bin"), *path[1:]])}
     result = baked_project.run("python", "--version", cwd=clone, env=env)
     assert result.stdout.startswith(f"Python {NEWEST_PYTHON}."), show(result)
     for marker in ((), ("-m", "live"), ("-m", "browser")):
-        run_layer(baked_project, *marker, env=env)
+        baked_project.run_layer(*marker, env=env)

@@ -4,7 +4,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import TEMPLATE_DIR
+
+from tests.support.matrix import TEMPLATE_DIR
 
 
 @pytest.mark.xdist_group("bench")
@@ -14,11 +15,13 @@ def test_bench_measures_a_setup_against_the_bare_server(tmp_path):
     result = subprocess.run(
         [
             sys.executable,
-            str(TEMPLATE_DIR / "bench" / "run.py"),
+            "-m",
+            "bench.run",
             "--quick",
             *("--layers", "redis", "--styles", "async", "--servers", "granian"),
             *("--output", str(output)),
         ],
+        cwd=TEMPLATE_DIR,
         capture_output=True,
         text=True,
         timeout=600,

@@ -1,32 +1,19 @@
 """The hooks as plain functions, and bad answers through a real bake."""
 
-import importlib.util
-import subprocess
-import sys
+import ast
 
 import pytest
-from conftest import (
+from cookiecutter.exceptions import FailedHookException
+
+from tests.support.bakes import bake, bake_on_the_command_line
+from tests.support.hooks import post_gen, pre_gen
+from tests.support.matrix import (
     COMBINATIONS,
     COOKIECUTTER_JSON,
     SOURCE_DIR,
-    TEMPLATE_DIR,
     combination_id,
     combinations,
 )
-from cookiecutter.exceptions import FailedHookException
-from cookiecutter.main import cookiecutter
-
-
-def load_hook(name):
-    """Import ``hooks/<name>.py`` as a module, unrendered (its functions need no Jinja)."""
-    spec = importlib.util.spec_from_file_location(name, TEMPLATE_DIR / "hooks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-pre_gen = load_hook("pre_gen_project")
-post_gen = load_hook("post_gen_project")
 
 
 def test_matrix_is_the_product_of_cookiecutter_json_choices():
@@ -235,6 +222,7 @@ VARIANT_SUFFIXES = {
     "config/server.py": ["daphne", "uvicorn", "granian"],
     "tests/users.py": ["auth", "noauth"],
     "tests/layer.py": ["in_memory", "redis"],
+    "tests/server.py": ["daphne", "uvicorn", "granian"],
 }
 
 
@@ -252,6 +240,42 @@ def test_every_option_with_variants_has_one_per_answer():
         assert shipped == expected, module
 
 
+def public_names(path) -> set[str]:
+    """Return the names a module defines at its top level that do not start with "_"."""
+    names = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return {name for name in names if not name.startswith("_")}
+
+
+# Public names one twin alone may define: each is used only by a module that
+# exists for that answer alone (tests/test_accounts.py, with auth).
+ANSWER_ONLY_NAMES = {"users_auth.py": {"PASSWORD"}}
+
+
+@pytest.mark.parametrize("module", list(post_gen.VARIANTS))
+def test_variants_of_a_module_define_the_same_names(module):
+    """The twins of a variant module share one interface: what the others import from it.
+
+    A name missing from one twin would otherwise show only in a bake of that
+    answer; a helper that one twin alone needs starts with "_".
+    """
+    stem = (SOURCE_DIR / module).with_suffix("")
+    variants = sorted(stem.parent.glob(f"{stem.name}_*.py"))
+    assert len(variants) > 1, module
+    names = {
+        path.name: public_names(path) - ANSWER_ONLY_NAMES.get(path.name, set()) for path in variants
+    }
+    first = variants[0].name
+    assert names[first], module
+    for name, defined in names.items():
+        assert defined == names[first], f"{name} and {first} differ: {defined ^ names[first]}"
+
+
 @pytest.mark.parametrize("combination", COMBINATIONS, ids=combination_id)
 def test_select_variants_keeps_the_chosen_module_of_each(tmp_path, combination):
     project = make_source(tmp_path)
@@ -267,11 +291,21 @@ def test_select_variants_keeps_the_chosen_module_of_each(tmp_path, combination):
     ("context", "expected"),
     [
         (
-            {"use_auth": True, "channel_layer": "in-memory", "asgi_server": "daphne"},
+            {
+                "use_auth": True,
+                "channel_layer": "in-memory",
+                "consumer_style": "async",
+                "asgi_server": "daphne",
+            },
             ["config/redis_hosts.py", "tests/test_live_redis.py", "tests/test_redis_hosts.py"],
         ),
         (
-            {"use_auth": False, "channel_layer": "in-memory", "asgi_server": "daphne"},
+            {
+                "use_auth": False,
+                "channel_layer": "in-memory",
+                "consumer_style": "json",
+                "asgi_server": "daphne",
+            },
             [
                 "accounts",
                 "tests/test_accounts.py",
@@ -281,8 +315,13 @@ def test_select_variants_keeps_the_chosen_module_of_each(tmp_path, combination):
             ],
         ),
         (
-            {"use_auth": True, "channel_layer": "redis", "asgi_server": "uvicorn"},
-            ["chat/layers.py", "chat/shutdown.py"],
+            {
+                "use_auth": True,
+                "channel_layer": "redis",
+                "consumer_style": "sync",
+                "asgi_server": "uvicorn",
+            },
+            ["serving/layers.py", "chat/dispatch.py", "serving/shutdown.py"],
         ),
     ],
 )
@@ -292,9 +331,9 @@ def test_unused_paths(context, expected):
 
 def test_remove_paths(tmp_path):
     project = make_source(tmp_path)
-    post_gen.remove_paths(project, ["accounts", "chat/layers.py"])
+    post_gen.remove_paths(project, ["accounts", "serving/layers.py"])
     assert not (project / "accounts").exists()
-    assert not (project / "chat" / "layers.py").exists()
+    assert not (project / "serving" / "layers.py").exists()
 
 
 def test_write_env_file_fills_a_new_key_each_time(tmp_path):
@@ -331,28 +370,9 @@ BAD_ANSWERS = [
 @pytest.mark.parametrize(("answers", "message"), BAD_ANSWERS)
 def test_bad_answer_stops_the_bake_and_leaves_nothing(tmp_path, capfd, answers, message):
     with pytest.raises(FailedHookException):
-        cookiecutter(str(TEMPLATE_DIR), no_input=True, extra_context=answers, output_dir=tmp_path)
+        bake(tmp_path, **answers)
     assert f"ERROR: {message}" in capfd.readouterr().err
     assert list(tmp_path.iterdir()) == []
-
-
-def bake_on_the_command_line(output_dir, *answers):
-    """Run ``cookiecutter --no-input`` as a user would; return the completed process."""
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cookiecutter",
-            "--no-input",
-            "-o",
-            str(output_dir),
-            str(TEMPLATE_DIR),
-            *answers,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize(("answers", "message"), BAD_ANSWERS[:1] + BAD_ANSWERS[-1:])

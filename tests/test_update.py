@@ -5,8 +5,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import DEFAULT_COMBINATION, TEMPLATE_DIR, commit_all
-from test_bake import run_layer, show, tool
+
+from tests.support.bakes import commit_all, show, tool
+from tests.support.matrix import DEFAULT_COMBINATION, TEMPLATE_DIR
 
 # Where a template change lands in the project, and the line it adds.
 CHANGES = {
@@ -58,4 +59,4 @@ def test_cruft_update_applies_a_template_change_and_keeps_env(baked_project, tmp
     assert (project / ".env").read_text() == env_before
     commit_all(project, "Update from the template")
     assert baked_project.run(cruft, "check", cwd=project).returncode == 0
-    run_layer(baked_project, cwd=project)
+    baked_project.run_layer(cwd=project)
