@@ -15,12 +15,8 @@ from cookiecutter.utils import simple_filter
 def toml_string(value: str) -> str:
     """Return ``value`` as a TOML basic string, quotes included: ``a "b"`` gives ``"a \\"b\\""``.
 
-    ``json.dumps`` escapes only ``"``, ``\\`` and characters below U+0020, and with
-    ``ensure_ascii=False`` writes every other character as itself. The pre-gen
-    hook has refused answers holding a control character or a lone surrogate
-    before any file is rendered, so the result holds no escape but ``\\"`` and
-    ``\\\\``: a valid TOML basic string and a valid Python string literal.
-    Jinja's ``tojson`` is not: it writes a character beyond U+FFFF (an emoji)
-    as a JSON surrogate pair such as ``\\ud83d\\ude00``, which TOML refuses.
+    JSON's escapes (``\\"``, ``\\\\``; the pre-gen hook refuses control
+    characters) are TOML's too. Jinja's ``tojson`` is not used: it writes an
+    emoji as a surrogate pair (``\\ud83d\\ude00``), which TOML refuses.
     """
     return json.dumps(value, ensure_ascii=False)

@@ -18,18 +18,20 @@ VARIANTS = {
     "config/server.py": "asgi_server",
     "tests/users.py": "use_auth",
     "tests/layer.py": "channel_layer",
+    "tests/server.py": "asgi_server",
 }
 
-# Paths that exist for one answer of an option only: deleted for the others.
+# Paths that exist for some answers of an option only: deleted for the others.
 OPTION_PATHS = {
-    ("use_auth", True): ["accounts", "tests/test_accounts.py"],
-    ("channel_layer", "in-memory"): ["chat/layers.py"],
-    ("channel_layer", "redis"): [
+    ("use_auth", (True,)): ["accounts", "tests/test_accounts.py"],
+    ("channel_layer", ("in-memory",)): ["serving/layers.py"],
+    ("channel_layer", ("redis",)): [
         "config/redis_hosts.py",
         "tests/test_live_redis.py",
         "tests/test_redis_hosts.py",
     ],
-    ("asgi_server", "daphne"): ["chat/shutdown.py"],
+    ("consumer_style", ("async", "json")): ["chat/dispatch.py"],
+    ("asgi_server", ("daphne",)): ["serving/shutdown.py"],
 }
 ENV_HEADER = """\
 # Settings for local development, written by the bake with a new secret key.
@@ -63,8 +65,8 @@ def unused_paths(context: dict) -> list[str]:
     """Return the project-relative paths (``OPTION_PATHS``) that the answers do not use."""
     return [
         path
-        for (option, answer), paths in OPTION_PATHS.items()
-        if context[option] != answer
+        for (option, answers), paths in OPTION_PATHS.items()
+        if context[option] not in answers
         for path in paths
     ]
 

@@ -55,19 +55,13 @@ EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
 
 def validate_one_line(field: str, value: str) -> None:
-    """Check that the answer ``value`` to ``field`` is one line of printable text.
+    """Raise ``ValueError`` unless the answer ``value`` to ``field`` is one line of printable text.
 
-    Raises ``ValueError`` if it holds a line break (a newline, or any other
-    character ``str.splitlines`` breaks at), another control character
-    (category Cc: tab, escape, delete...) or a lone surrogate (category Cs: a
-    byte that was not UTF-8, as Python decodes it from the command line). A
-    line break would split the README line the answer lands on, other control
-    characters are invisible there (and TOML refuses some, such as delete, as
-    they are), and a surrogate cannot be written as UTF-8 at all. With these
-    refused, the templates can write the rest as it is: the ``toml_string``
-    filter (local_extensions.py) relies on it. ``project_name`` must also hold
-    something other than spaces: it is the README title. Everything else
-    (quotes, backslashes, any script, emoji, markup) is allowed.
+    Refused: line breaks (any ``str.splitlines`` breaks at), other control
+    characters (category Cc) and lone surrogates (Cs: bytes that were not
+    UTF-8), since the answer lands on one README line and in TOML strings
+    (the ``toml_string`` filter relies on it); and a blank ``project_name``,
+    the README title. Quotes, backslashes, any script and markup are allowed.
     """
     for char in value:
         if char in LINE_BREAKS:

@@ -6,31 +6,19 @@ config/asgi.py; these classes only speak the protocol. Decoding goes through
 frames as in the other consumer styles.
 """
 
-from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from . import protocol
+from .dispatch import DirectDispatchMixin
 
 
-class ProtocolConsumer(AsyncJsonWebsocketConsumer):
+class ProtocolConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
     """Base consumer: a valid frame's text goes to ``receive_message``.
 
     A bad frame gets an error frame (``protocol.ProtocolError.event``) and the
-    connection stays open.
-
-    ``dispatch`` skips Channels' ``aclose_old_connections()`` before each
-    message (Channels 4.2, #2090): a hop to asgiref's one thread for sync code
-    for every frame and every group message, which these handlers, touching no
-    database, do not need (BENCHMARKS.md has the figures). A handler that uses
-    the ORM must call it through ``database_sync_to_async``, which closes stale
-    connections itself.
+    connection stays open. Messages are dispatched without a hop to the sync
+    thread (``DirectDispatchMixin``).
     """
-
-    async def dispatch(self, message):
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         try:

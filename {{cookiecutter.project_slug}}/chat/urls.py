@@ -7,6 +7,5 @@ app_name = "chat"
 
 urlpatterns = [
     path("", views.index, name="index"),
-    path("healthz/", views.health, name="health"),
     re_path(rf"^chat/(?P<room_name>{ROOM_NAME_PATTERN})/$", views.room, name="room"),
 ]

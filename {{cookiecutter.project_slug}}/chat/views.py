@@ -1,5 +1,3 @@
-from django.contrib.auth.decorators import login_not_required
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from .forms import RoomForm
@@ -16,9 +14,3 @@ def index(request):
 def room(request, room_name):
     """Show one room; its JavaScript connects to ``ws/chat/<room_name>/``."""
     return render(request, "chat/room.html", {"room_name": room_name})
-
-
-@login_not_required
-def health(request):
-    """Answer "ok" (text/plain) to show the server runs Django: ``manage.py healthcheck``."""
-    return HttpResponse("ok", content_type="text/plain")

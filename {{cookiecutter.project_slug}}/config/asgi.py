@@ -5,7 +5,7 @@ HTTP goes to Django. A websocket passes through, outermost first:
 {% if cookiecutter.asgi_server == "daphne" %}
 - CloseOnShutdownMiddleware: a close frame for every connection when daphne stops;
 {% endif %}
-- WebsocketCloseMiddleware: refusals and failures answered as daphne answers them;
+- WebsocketCloseMiddleware: refusals as HTTP 403, failures as a close frame (1011);
 - AllowedHostsOriginValidator: the handshake's Origin must be in ALLOWED_HOSTS;
 {% if cookiecutter.use_auth %}
 - AuthMiddlewareStack: the session's user in ``scope["user"]``;
@@ -34,10 +34,10 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 {% if cookiecutter.use_auth %}
 from accounts.middleware import WebsocketLoginRequiredMiddleware  # noqa: E402
 {% endif %}
-from chat.middleware import WebsocketCloseMiddleware  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
+from serving.middleware import WebsocketCloseMiddleware  # noqa: E402
 {% if cookiecutter.asgi_server == "daphne" %}
-from chat.shutdown import CloseOnShutdownMiddleware  # noqa: E402
+from serving.shutdown import CloseOnShutdownMiddleware  # noqa: E402
 {% endif %}
 
 {% if cookiecutter.use_auth %}

@@ -9,19 +9,6 @@ import sys
 
 from django.conf import settings
 
-from chat.shutdown import GOING_AWAY
-
-# Daphne drops open websockets without a close frame when it stops;
-# chat.shutdown.CloseOnShutdownMiddleware closes them with this code first.
-SHUTDOWN_CLOSE_CODE = GOING_AWAY
-# What daphne logs once it listens (it serves from one process).
-STARTED_LOG = "Listening on TCP address"
-
-
-def processes() -> int:
-    """Return how many server processes log ``STARTED_LOG`` once ready."""
-    return 1
-
 
 def command(host: str, port: int) -> list[str]:
     """Return the command line that serves config.asgi:application on ``host``:``port``."""

@@ -12,19 +12,6 @@ import sys
 
 from django.conf import settings
 
-# None: granian drops open websockets without a close frame when it stops
-# (granian #796), and the application cannot send one first: each worker's
-# SIGTERM handler is granian's own, on its event loop. Browsers see 1006 and
-# reconnect as after any close.
-SHUTDOWN_CLOSE_CODE = None
-# What each worker logs once it has loaded the application.
-STARTED_LOG = "Started worker-"
-
-
-def processes() -> int:
-    """Return how many server processes log ``STARTED_LOG`` once ready: the workers."""
-    return settings.SERVER_WORKERS
-
 
 def command(host: str, port: int) -> list[str]:
     """Return the command line that serves config.asgi:application on ``host``:``port``."""
@@ -42,8 +29,7 @@ def command(host: str, port: int) -> list[str]:
         str(settings.SERVER_WORKERS),
         "--respawn-failed-workers",
         # A worker with sync consumers open does not stop on SIGTERM by itself
-        # (it waits on asgiref's thread for good); kill it after 10 s, as
-        # daphne's application close timeout and uvicorn's graceful timeout do.
+        # (it waits on asgiref's thread for good); kill it after 10 s.
         "--workers-kill-timeout",
         "10",
         "--loop",

@@ -3,23 +3,13 @@
 uvicorn's ``--workers`` supervisor restarts a worker that dies or stops
 answering its health check (uvicorn 0.30+), so no gunicorn is needed in front
 of it. ``websockets-sansio`` is uvicorn's fastest websocket implementation
-here (BENCHMARKS.md). Every websocket setting is set here, in one place,
-from the SERVER_* settings.
+(the template's BENCHMARKS.md). Every websocket setting is set here, in one
+place, from the SERVER_* settings.
 """
 
 import sys
 
 from django.conf import settings
-
-# uvicorn closes open websockets with 1012 (service restart) when it stops.
-SHUTDOWN_CLOSE_CODE = 1012
-# What each worker logs once it has loaded the application.
-STARTED_LOG = "Started server process"
-
-
-def processes() -> int:
-    """Return how many server processes log ``STARTED_LOG`` once ready: the workers."""
-    return settings.SERVER_WORKERS
 
 
 def command(host: str, port: int) -> list[str]:
@@ -42,14 +32,14 @@ def command(host: str, port: int) -> list[str]:
         str(settings.SERVER_PING_TIMEOUT),
         "--ws-max-size",
         str(settings.SERVER_MAX_MESSAGE_BYTES),
-        # daphne offers no compression either; it costs a zlib state per connection.
+        # No compression: it costs a zlib state per connection.
         "--ws-per-message-deflate",
         "false",
         # Django's ASGI handler has no lifespan support.
         "--lifespan",
         "off",
-        # As daphne's application close timeout: a consumer still running 10 s
-        # after the close is cancelled (uvicorn would otherwise wait forever).
+        # A consumer still running 10 s after the close is cancelled (uvicorn
+        # would otherwise wait forever for one that missed its cancel).
         "--timeout-graceful-shutdown",
         "10",
         "--no-access-log",

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
 {% endif %}
     "django.contrib.staticfiles",
     "chat",
+    "serving",
 {% if cookiecutter.use_auth %}
     "accounts",
 {% endif %}
@@ -108,13 +109,13 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # Daphne serves no static files; WhiteNoise serves the collected ones.
+    # The ASGI servers serve no static files; WhiteNoise serves the collected ones.
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-# HTTPS. Daphne runs behind a proxy that terminates TLS and sets X-Forwarded-Proto
-# (README: "Deploying"); clients must not reach daphne directly, or they could
-# claim HTTPS themselves.
+# HTTPS. The server runs behind a proxy that terminates TLS and sets
+# X-Forwarded-Proto (README: "Deploying"); clients must not reach the server
+# directly, or they could claim HTTPS themselves.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
@@ -129,7 +130,7 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 # "capacity" unread messages is dropped for that member, and the layer logs it
 # (see LOGGING). Unread messages older than "expiry" seconds are dropped, and a
 # member leaves its groups after "group_expiry" seconds, so group_expiry must
-# outlast the longest connection (daphne closes websockets after 86400 s).
+# outlast the longest connection (README: "The channel layer").
 {% if cookiecutter.channel_layer == "redis" %}
 CHANNEL_LAYERS = {
     "default": {
@@ -146,7 +147,7 @@ CHANNEL_LAYERS = {
 {% else %}
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "chat.layers.InMemoryChannelLayer",
+        "BACKEND": "serving.layers.InMemoryChannelLayer",
         "CONFIG": {
             "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
             "expiry": 60,
@@ -164,7 +165,7 @@ CHAT_MAX_MESSAGE_LENGTH = env.int("CHAT_MAX_MESSAGE_LENGTH", default=4096)
 # a peer that does not answer within SERVER_PING_TIMEOUT is closed.
 SERVER_PING_INTERVAL = env.int("SERVER_PING_INTERVAL", default=20)
 SERVER_PING_TIMEOUT = env.int("SERVER_PING_TIMEOUT", default=30)
-# The largest websocket message a client may send: daphne's limit (CVE-2026-44545).
+# The largest websocket message a client may send (1 MiB; CVE-2026-44545).
 SERVER_MAX_MESSAGE_BYTES = 1024 * 1024
 {% if cookiecutter.channel_layer == "redis" %}
 # Worker processes; they meet in Redis, so any number serves the same rooms.
@@ -185,9 +186,12 @@ LOGGING = {
         # Replaces Django's default "django" logger, which would print each line
         # twice (its own console handler, then the root's) in debug mode.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+{% if cookiecutter.asgi_server == "daphne" %}
         # "Listening on TCP address ...", and what daphne does at shutdown.
         "daphne": {"level": "INFO"},
+{% endif %}
         "chat": {"level": "INFO"},
+        "serving": {"level": "INFO"},
 {% if cookiecutter.channel_layer == "redis" %}
         # Logs "N of M channels over capacity in group G" at INFO when it drops.
         "channels_redis": {"level": "INFO"},

@@ -10,5 +10,6 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
 {% endif %}
+    path("", include("serving.urls")),
     path("", include("chat.urls")),
 ]

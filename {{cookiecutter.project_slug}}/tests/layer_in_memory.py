@@ -1,4 +1,4 @@
-"""The channel layer in tests: the project's logging in-memory layer (chat/layers.py).
+"""The channel layer in tests: the project's logging in-memory layer (serving/layers.py).
 
 (layer_redis.py is this module's twin for a project baked with Redis.)
 """
@@ -8,7 +8,7 @@ import re
 # How long the live idle test leaves a connection silent: several rounds of
 # the live servers' pings (tests/live.py: PING_INTERVAL, PING_TIMEOUT).
 IDLE_SECONDS = 5
-# What chat.layers logs (a WARNING) when a group message finds a member's channel full.
+# What serving.layers logs (a WARNING) when a group message finds a member's channel full.
 DROPPED_MESSAGE_LOG = "is full (capacity 1): message of type 'chat.message' dropped"
 # Any such drop, at any capacity, in a server's log.
 DROP_IN_LOG = re.compile(r"is full \(capacity \d+\): message of type '[\w.]+' dropped")

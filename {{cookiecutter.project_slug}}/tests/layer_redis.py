@@ -22,7 +22,7 @@ DROP_IN_LOG = re.compile(r"\d+ of \d+ channels over capacity in group")
 
 
 @pytest.fixture(scope="session", autouse=True)
-def redis_server():
+def _redis_answers():
     """Fail fast, saying how to start one, when a Redis of the channel layer does not answer."""
     hosts = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]
     for url in [host["address"] for host in hosts if "address" in host]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from websockets.asyncio.client import connect
 
-from config import server
+from . import server
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TIMEOUT = 20  # seconds to wait for one frame, or for a handshake, on a loaded machine

@@ -1,4 +1,4 @@
-"""The chat page in a real headless Chromium, driven by Playwright, against daphne.
+"""The chat page in a real headless Chromium, driven by Playwright, against the production server.
 
 Run with ``pytest -m browser``. Uses the system's Chromium (CHROMIUM_PATH, or
 chromium on PATH); Playwright never downloads a browser here.

@@ -32,5 +32,5 @@ def test_capacity_and_expiry_settings(settings):
     config = settings.CHANNEL_LAYERS[DEFAULT_CHANNEL_LAYER]["CONFIG"]
     assert config["capacity"] >= 1000
     assert config["expiry"] == 60
-    # A member must stay in its groups for as long as daphne keeps a websocket open.
+    # A member stays in its groups for a day (README: "The channel layer").
     assert config["group_expiry"] >= 86400

@@ -18,8 +18,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as connect_in_thread
 
-from config import server
-
+from . import server
 from .layer import DROP_IN_LOG, IDLE_SECONDS
 from .live import PROJECT_DIR, TIMEOUT, AsgiServer, free_port, open_socket, receive, send
 from .users import live_cookie
@@ -201,9 +200,8 @@ def test_loadtest_fails_when_messages_are_lost(live_env, live_users, tmp_path):
     interleave before the members have read, which a burst usually causes (it
     loses most of its deliveries) but cannot force: with a fast server and the
     load tool slowed by a busy machine, broadcasts can arrive one at a time and
-    all be delivered (seen once in CI, in-memory-async-auth-granian). So each
-    burst's verdict is checked against the server's own log of drops, and
-    bursts repeat until one has dropped something.
+    all be delivered. So each burst's verdict is checked against the server's
+    own log of drops, and bursts repeat until one has dropped something.
     """
     env = {**live_env, "CHANNEL_LAYER_CAPACITY": "1"}
     log = tmp_path / "server.log"

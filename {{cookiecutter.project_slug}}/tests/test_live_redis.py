@@ -76,7 +76,7 @@ async def test_server_recovers_from_a_redis_outage(
     live_env, live_users, private_redis, tmp_path, room_name
 ):
     env = {**live_env, "REDIS_URL": private_redis.url}
-    with AsgiServer(env, tmp_path / "daphne.log") as server:
+    with AsgiServer(env, tmp_path / "server.log") as server:
         cookie = live_cookie(server, "alice")
         path = f"/ws/chat/{room_name}/"
         async with (

@@ -26,7 +26,7 @@ def shown_name(username: str) -> str:
     return username
 
 
-def unit_cookie(username: str) -> str:
+def _unit_cookie(username: str) -> str:
     """Create ``username``, log it in with Django's test client; return a Cookie header."""
     user = get_user_model().objects.create_user(username)  # no password: no slow hashing
     client = Client()
@@ -44,22 +44,22 @@ def page_client(client, django_user_model):
 @pytest.fixture
 def alice(db):
     """The Cookie header of a logged-in "alice" (unit tests)."""
-    return unit_cookie("alice")
+    return _unit_cookie("alice")
 
 
 @pytest.fixture
 def bob(db):
     """The Cookie header of a logged-in "bob" (unit tests)."""
-    return unit_cookie("bob")
+    return _unit_cookie("bob")
 
 
 @pytest.fixture
 def carol(db):
     """The Cookie header of a logged-in "carol" (unit tests)."""
-    return unit_cookie("carol")
+    return _unit_cookie("carol")
 
 
-class FormClient:
+class _FormClient:
     """An HTTP client with a cookie jar, for the login and signup forms of a live server.
 
     It sends the Origin header a browser would, so Django's CSRF check runs
@@ -99,14 +99,14 @@ def live_users(asgi_server):
     """
     for username in ("alice", "bob"):
         form = {"username": username, "password1": PASSWORD, "password2": PASSWORD}
-        landed = FormClient(asgi_server).submit("/accounts/signup/", form)
+        landed = _FormClient(asgi_server).submit("/accounts/signup/", form)
         assert not landed.endswith("/accounts/signup/"), f"signup as {username} failed"
     return ("alice", "bob")
 
 
 def live_cookie(server, username: str) -> str:
     """Log ``username`` in through ``server``'s login form; return its Cookie header."""
-    client = FormClient(server)
+    client = _FormClient(server)
     landed = client.submit("/accounts/login/", {"username": username, "password": PASSWORD})
     assert not landed.endswith("/accounts/login/"), f"login as {username} failed"
     return client.cookie_header()

@@ -17,14 +17,14 @@ class InMemoryChannelLayer(BaseInMemoryChannelLayer):
 
     Channels' ``group_send`` drops a message for a member whose channel already
     holds ``capacity`` messages and says nothing (channels/layers.py). This
-    layer logs that drop on the "chat.layers" logger; ``send`` still raises
+    layer logs that drop on the "serving.layers" logger; ``send`` still raises
     ``ChannelFull`` as before. Serves one process only: use Redis for more.
 
     Channels sweeps every channel and every group membership for expired
     entries on each ``receive`` and ``group_send``: one room broadcast to N
     members costs N sweeps of N channels. Here a sweep runs at most once per
-    ``SWEEP_INTERVAL`` (BENCHMARKS.md has the figures). Expiry (``expiry`` 60 s,
-    ``group_expiry`` a day) moves by at most a second.
+    ``SWEEP_INTERVAL`` (the template's BENCHMARKS.md has the figures), so
+    expiry (``expiry`` 60 s, ``group_expiry`` a day) moves by at most a second.
     """
 
     def __init__(self, *args, **kwargs):

@@ -29,7 +29,7 @@ class Command(BaseCommand):
         # The request comes as the proxy would send it: an allowed Host, and
         # HTTPS said by X-Forwarded-Proto (no redirect to https://).
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}{reverse('chat:health')}",
+            f"http://127.0.0.1:{port}{reverse('serving:health')}",
             headers={"Host": allowed_host(), "X-Forwarded-Proto": "https"},
         )
         try:

@@ -8,18 +8,20 @@ DENIAL = "websocket.http.response"  # the ASGI "denial response" extension
 
 
 class WebsocketCloseMiddleware:
-    """Refuse and close websockets as daphne does, whatever the server.
+    """Answer refusals and failures the same way under every ASGI server.
+
+    Servers differ where the ASGI spec leaves them room, so this middleware
+    says explicitly what a client gets:
 
     - A refusal (``websocket.close`` before ``websocket.accept``, as Channels'
-      ``WebsocketDenier`` sends) becomes an explicit HTTP 403 response where the
-      server offers the denial-response extension. Granian's own answer to a
-      close before accept never came for about 1 in 200 handshakes (4 of 800
-      here, none of 2,900 with this response).
-    - A failing application: after the handshake, a close frame with 1011
-      (uvicorn and granian drop the TCP connection or close without a code,
-      which a client cannot tell from a network failure); before it, HTTP 500
-      where the extension is offered (granian answers 403 otherwise). The
-      exception still propagates, so the server logs it.
+      ``WebsocketDenier`` sends) is an HTTP 403 response, where the server
+      offers the denial-response extension: granian's own answer to a close
+      before accept sometimes never came.
+    - A failing application gets, after the handshake, a close frame with 1011
+      (some servers drop the TCP connection or close without a code, which a
+      client cannot tell from a network failure); before it, HTTP 500 where
+      the extension is offered. The exception still propagates, so the server
+      logs it.
 
     Takes the ASGI application to wrap; is itself an ASGI application.
     """

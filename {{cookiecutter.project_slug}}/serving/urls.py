@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+app_name = "serving"
+
+urlpatterns = [
+    path("healthz/", views.health, name="health"),
+]
