@@ -63,24 +63,52 @@ def pytest_configure(config):
     )
 
 
+# Rough seconds a test takes on a 2-core machine (pytest --durations), where it
+# is far above the few seconds most take; its bake and venv are counted apart.
+SECONDS = {
+    "test_every_layer_passes_on_the_newest_python": 130,
+    "test_image_serves_with_production_settings": 200,  # the base images first
+    "test_compose_stack_chats_through_redis": 80,
+    "test_live_tests_pass": 75,
+    "test_browser_tests_pass": 65,
+    "test_connection_stays_open_past_nginx_default_read_timeout": 90,
+    "test_bench_measures_a_setup_against_the_bare_server": 60,
+    "test_shards_carry_every_message_and_both_carry_traffic": 40,
+    "test_channel_layer_over_tls": 20,
+    "test_channel_layer_through_sentinel": 20,
+    "test_cruft_update_applies_a_template_change_and_keeps_env": 20,
+    "test_unit_tests_pass": 15,
+}
+BAKE_SECONDS = 20  # a bake, its venv, and its static checks
+
+
 def pytest_collection_modifyitems(items):
-    """Keep each combination's tests together, on one xdist worker, so each bakes once.
+    """Keep each combination's tests together on one xdist worker; start the longest first.
 
-    Items of one combination are made adjacent (a stable sort keeps their
-    order), since the session fixture holds one bake at a time.
+    A combination's tests share its bake, so they form one xdist group, made
+    adjacent since the session fixture holds one bake at a time (a stable
+    sort keeps their order). Groups, and modules of tests without a bake, go
+    longest first (``SECONDS``), so that no long group starts last while the
+    other workers sit idle.
     """
-    order = {combination_id(c): index for index, c in enumerate(COMBINATIONS)}
 
-    def group(item) -> str | None:
+    def scope(item) -> str:
         callspec = getattr(item, "callspec", None)
         if callspec and "baked_project" in callspec.params:
             return combination_id(callspec.params["baked_project"])
-        return None
+        return item.module.__name__
 
-    for item in items:
-        if group(item):
-            item.add_marker(pytest.mark.xdist_group(group(item)))
-    items.sort(key=lambda item: order.get(group(item), -1))
+    seconds: dict[str, float] = {}
+    first: dict[str, int] = {}
+    for index, item in enumerate(items):
+        key = scope(item)
+        if key not in seconds:
+            seconds[key] = BAKE_SECONDS if key != item.module.__name__ else 0
+            first[key] = index
+        seconds[key] += SECONDS.get(item.originalname, 1)
+        if key != item.module.__name__:
+            item.add_marker(pytest.mark.xdist_group(key))
+    items.sort(key=lambda item: (-seconds[scope(item)], first[scope(item)]))
 
 
 def pytest_sessionstart(session):

@@ -71,6 +71,22 @@ def test_no_template_leftovers_and_tidy_text(baked_project):
             assert "\n\n\n" not in text, f"{relative}: two blank lines in a row"
 
 
+# Where daphne stays in every bake: it serves `manage.py runserver` in development.
+DEVELOPMENT_DAPHNE = re.compile(r'runserver|INSTALLED_APPS|^\s*"daphne(>=[^"]*)?",$')
+
+
+@pytest.mark.combinations([c for c in COMBINATIONS if c["asgi_server"] != "daphne"])
+def test_only_a_daphne_bake_points_at_daphne_for_serving(baked_project):
+    """A uvicorn or granian bake mentions daphne only as the development server."""
+    for path in baked_project.files:
+        if path.name == ".env":
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if "daphne" in line.lower():
+                relative = path.relative_to(baked_project.path)
+                assert DEVELOPMENT_DAPHNE.search(line), f"{relative}:{number}: {line}"
+
+
 def test_django_templates_and_static_files_are_copied_intact(baked_project):
     root = baked_project.path
     copied = [p for p in baked_project.files if copied_verbatim(p.relative_to(root))]

@@ -28,5 +28,8 @@ def command(host: str, port: int) -> list[str]:
         str(settings.SERVER_MAX_MESSAGE_BYTES),
         "--websocket-max-frame-size",
         str(settings.SERVER_MAX_MESSAGE_BYTES),
+        # How long a consumer has to finish once its connection closed.
+        "--application-close-timeout",
+        str(settings.SERVER_SHUTDOWN_TIMEOUT),
         "config.asgi:application",
     ]

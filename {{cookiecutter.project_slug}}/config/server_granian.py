@@ -29,9 +29,9 @@ def command(host: str, port: int) -> list[str]:
         str(settings.SERVER_WORKERS),
         "--respawn-failed-workers",
         # A worker with sync consumers open does not stop on SIGTERM by itself
-        # (it waits on asgiref's thread for good); kill it after 10 s.
+        # (it waits on asgiref's thread for good); kill it after this long.
         "--workers-kill-timeout",
-        "10",
+        str(settings.SERVER_SHUTDOWN_TIMEOUT),
         "--loop",
         "uvloop",
         "config.asgi:application",

@@ -38,10 +38,10 @@ def command(host: str, port: int) -> list[str]:
         # Django's ASGI handler has no lifespan support.
         "--lifespan",
         "off",
-        # A consumer still running 10 s after the close is cancelled (uvicorn
-        # would otherwise wait forever for one that missed its cancel).
+        # A consumer still running this long after the close is cancelled
+        # (uvicorn would otherwise wait forever for one that missed its cancel).
         "--timeout-graceful-shutdown",
-        "10",
+        str(settings.SERVER_SHUTDOWN_TIMEOUT),
         "--no-access-log",
         "config.asgi:application",
     ]

@@ -165,6 +165,10 @@ CHAT_MAX_MESSAGE_LENGTH = env.int("CHAT_MAX_MESSAGE_LENGTH", default=4096)
 # a peer that does not answer within SERVER_PING_TIMEOUT is closed.
 SERVER_PING_INTERVAL = env.int("SERVER_PING_INTERVAL", default=20)
 SERVER_PING_TIMEOUT = env.int("SERVER_PING_TIMEOUT", default=30)
+# Seconds a consumer gets to finish once the server stops (or its client
+# leaves), before it is cancelled or its worker killed; the systemd unit waits
+# longer than that (deploy/).
+SERVER_SHUTDOWN_TIMEOUT = env.int("SERVER_SHUTDOWN_TIMEOUT", default=10)
 # The largest websocket message a client may send (1 MiB; CVE-2026-44545).
 SERVER_MAX_MESSAGE_BYTES = 1024 * 1024
 {% if cookiecutter.channel_layer == "redis" %}

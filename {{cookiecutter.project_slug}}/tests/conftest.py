@@ -20,8 +20,8 @@ from channels.testing import WebsocketCommunicator
 from playwright.sync_api import sync_playwright
 
 from .browser import CHROMIUM_ARGS, TIMEOUT_MS, chromium_path
-from .inprocess import ORIGIN, TIMEOUT
-from .live import PING_INTERVAL, PING_TIMEOUT, PROJECT_DIR, AsgiServer
+from .inprocess import DISCONNECT_TIMEOUT, ORIGIN, TIMEOUT
+from .live import PING_INTERVAL, PING_TIMEOUT, PROJECT_DIR, SHUTDOWN_TIMEOUT, AsgiServer
 
 pytest_plugins = ["tests.users", "tests.layer"]
 
@@ -85,10 +85,11 @@ async def open_communicator(channel_layer):
     ``(communicator, accepted)``; ``cookie`` is a Cookie header value and
     ``origin`` None sends no Origin. At teardown every connection still open is
     disconnected, even when the test failed, so that no consumer outlives the
-    test's event loop or its channel layer: a consumer still running after 1 s
-    is cancelled and awaited (on Python 3.11 a consumer whose channel-layer
-    receive is blocked in Redis misses its first cancellation; this second one
-    ends it), then any sync handler still on asgiref's thread is waited for.
+    test's event loop or its channel layer: a consumer still running after
+    ``DISCONNECT_TIMEOUT`` is cancelled and awaited (on Python 3.11 a consumer
+    whose channel-layer receive is blocked in Redis misses its first
+    cancellation; this second one ends it), then any sync handler still on
+    asgiref's thread is waited for.
     """
     # Imported at test time, not at collection: AllowedHostsOriginValidator
     # reads ALLOWED_HOSTS once, on import, and by test time pytest-django has
@@ -109,13 +110,18 @@ async def open_communicator(channel_layer):
     yield open_socket
     for communicator in opened:
         if not communicator.future.done():
-            await communicator.disconnect()
+            await communicator.disconnect(timeout=DISCONNECT_TIMEOUT)
     # A sync consumer's handler runs on asgiref's one thread for sync code and
     # may still be finishing there, even once cancelled: queue behind it.
     await asyncio.wait_for(sync_to_async(lambda: None)(), TIMEOUT)
+    # A cancelled Redis receive cleans up in a task of its own
+    # (channels_redis's _clean_receive_backup): it gets TIMEOUT to end.
     this_task = asyncio.current_task()
     leftovers = [task for task in asyncio.all_tasks() if task is not this_task]
-    assert not leftovers, f"tasks still running after every consumer closed: {leftovers}"
+    if leftovers:
+        await asyncio.wait(leftovers, timeout=TIMEOUT)
+    running = [task for task in leftovers if not task.done()]
+    assert not running, f"tasks still running after every consumer closed: {running}"
 
 
 @pytest.fixture
@@ -130,9 +136,9 @@ def live_env(tmp_path_factory):
 
     DEBUG is off, static files are collected and served by WhiteNoise, and the
     database is a file every server process shares. Only the HTTPS redirect and
-    secure-only cookies are off, since the tests speak plain HTTP, and pings
-    come every second, so the idle test proves keepalive in seconds rather
-    than minutes.
+    secure-only cookies are off, since the tests speak plain HTTP; pings come
+    every second, so the idle test proves keepalive in seconds rather than
+    minutes, and a stopping server waits seconds, not minutes, for consumers.
     """
     database = tmp_path_factory.mktemp("live") / "db.sqlite3"
     env = {
@@ -145,6 +151,7 @@ def live_env(tmp_path_factory):
         "DJANGO_SECURE_COOKIES": "false",
         "SERVER_PING_INTERVAL": str(PING_INTERVAL),
         "SERVER_PING_TIMEOUT": str(PING_TIMEOUT),
+        "SERVER_SHUTDOWN_TIMEOUT": str(SHUTDOWN_TIMEOUT),
     }
     for command in (["migrate"], ["collectstatic", "--verbosity", "0"]):
         subprocess.run(

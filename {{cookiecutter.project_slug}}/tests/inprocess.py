@@ -9,6 +9,11 @@ import json
 
 ORIGIN = "http://testserver"  # the Origin of a page served by Django's test server
 TIMEOUT = 5  # seconds to wait for a frame; generous for a loaded machine
+# Seconds a consumer gets to finish after its client left, at a test's end,
+# before it is cancelled: a consumer that missed its first cancellation (Python
+# 3.11 and Redis, README: "The channel layer") would otherwise hold every test
+# that used it for Channels' default of 1 s.
+DISCONNECT_TIMEOUT = 0.2
 
 
 async def receive(communicator):

@@ -21,6 +21,9 @@ from websockets.asyncio.client import connect
 from chat import protocol
 
 OPEN_TIMEOUT = 30  # seconds a handshake may take under load
+# Seconds to wait for the server's answer to a close frame once the figures are
+# taken (websockets waits 10 s): a server still busy with a backlog answers late.
+CLOSE_TIMEOUT = 2
 
 
 class Loss(Exception):
@@ -63,6 +66,7 @@ class Client:
             origin=self.origin,
             additional_headers=self.headers,
             open_timeout=OPEN_TIMEOUT,
+            close_timeout=CLOSE_TIMEOUT,
             max_queue=None,  # never pause reading: a slow reader must not look like a lost message
         )
 
