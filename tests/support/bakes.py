@@ -26,8 +26,12 @@ PRODUCTION_ENV = {
     "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
     "DJANGO_SECURE_HSTS_PRELOAD": "true",
 }
-# The baked project's own settings, which come from its .env and the tests alone.
-PROJECT_SETTINGS = ("DJANGO_", "DATABASE_URL", "REDIS_URL", "CHAT_", "CHANNEL_LAYER_", "SERVER_")
+# What a baked project's commands do not inherit from the caller: its own
+# settings, which come from its .env and the tests alone, and pytest's options.
+NOT_INHERITED = (
+    *("DJANGO_", "DATABASE_URL", "REDIS_URL", "CHAT_", "CHANNEL_LAYER_", "SERVER_"),
+    "PYTEST_",
+)
 GIT = ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.com"]
 # What asyncio prints when a task outlived its event loop: the baked project's
 # own tests fail on it during a test, and run_layer catches it after the last one.
@@ -137,9 +141,7 @@ class BakedProject:
         of the caller's environment removed (``REDIS_URL`` is ``redis_url``)."""
         files = sorted(p for p in path.rglob("*") if p.is_file())
         install_venv(path)
-        env = {
-            key: value for key, value in os.environ.items() if not key.startswith(PROJECT_SETTINGS)
-        }
+        env = {key: value for key, value in os.environ.items() if not key.startswith(NOT_INHERITED)}
         env.pop("VIRTUAL_ENV", None)
         # The Redis server binary too, for the live test that starts a Redis of its own.
         bins = [str(path / ".venv" / "bin"), os.path.dirname(redis_server_binary())]
