@@ -1,4 +1,4 @@
-"""The shipped nginx site and systemd unit, for real, once per server.
+"""The shipped nginx site, for real, once per server.
 
 Debian's nginx, with the bake's ``deploy/nginx.conf``, in front of two server
 processes started with the command line of the bake's systemd unit, on one
@@ -7,7 +7,6 @@ Redis (``support.deployment``).
 
 import http.server
 import json
-import re
 import subprocess
 import threading
 import time
@@ -172,27 +171,3 @@ def test_connection_stays_open_past_nginx_default_read_timeout(baked_project, de
     time.sleep(max(0, joined + IDLE_SECONDS - time.monotonic()))
     with deployment.websocket(path) as fresh:
         chat([idle, fresh], 0, "still here after 65 s")
-
-
-def test_systemd_unit_is_valid_and_waits_longer_than_the_server(baked_project, tmp_path):
-    required("systemd-analyze")
-    (unit,) = (baked_project.path / "deploy").glob("*@.service")
-    text = unit.read_text()
-    (stop_timeout,) = re.findall(r"^TimeoutStopSec=(\d+)$", text, re.MULTILINE)
-    # The servers give consumers 10 s after SIGTERM (config/server.py).
-    assert int(stop_timeout) > 10
-    # As it would run here: the bake's paths, root, an env file of the test's.
-    env_file = tmp_path / "env"
-    env_file.write_text("DJANGO_SECRET_KEY=test\n")
-    srv = f"/srv/{baked_project.path.name}"
-    local = text.replace(srv, str(baked_project.path))
-    local = re.sub(r"^(User|Group)=.*$", r"\1=root", local, flags=re.MULTILINE)
-    local = re.sub(
-        r"^EnvironmentFile=.*$", f"EnvironmentFile={env_file}", local, flags=re.MULTILINE
-    )
-    (tmp_path / unit.name).write_text(local)
-    instance = tmp_path / unit.name.replace("@.service", "@8001.service")
-    result = subprocess.run(
-        ["systemd-analyze", "verify", str(instance)], capture_output=True, text=True
-    )
-    assert result.returncode == 0 and not result.stderr.strip(), show(result)

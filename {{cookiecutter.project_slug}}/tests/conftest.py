@@ -17,9 +17,6 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from channels.testing import WebsocketCommunicator
-from playwright.sync_api import sync_playwright
-
-from .browser import CHROMIUM_ARGS, TIMEOUT_MS, chromium_path
 from .inprocess import DISCONNECT_TIMEOUT, ORIGIN, TIMEOUT
 from .live import PING_INTERVAL, PING_TIMEOUT, PROJECT_DIR, SHUTDOWN_TIMEOUT, AsgiServer
 
@@ -170,11 +167,20 @@ def asgi_server(live_env, tmp_path_factory):
         yield server
 
 
-@pytest.fixture
-def private_server(live_env, tmp_path):
-    """A production server of the test's own, which it may stop and start."""
-    with AsgiServer(live_env, tmp_path / "server.log") as server:
+@pytest.fixture(scope="session")
+def _second_server(live_env, tmp_path_factory):
+    with AsgiServer(live_env, tmp_path_factory.mktemp("second") / "server.log") as server:
         yield server
+
+
+@pytest.fixture
+def second_server(_second_server):
+    """A second production server on the same database and channel layer, which a test
+    may stop and start; shared by the session (each start costs seconds), and started
+    again for the next test if one left it stopped."""
+    if _second_server.process is None or _second_server.process.poll() is not None:
+        _second_server.start()
+    return _second_server
 
 
 @pytest.fixture
@@ -183,8 +189,13 @@ def browser():
 
     Not session-scoped: Playwright's sync API keeps an event loop running while
     it is open, which would stop pytest-asyncio from running the async tests
-    collected after it in the same session.
+    collected after it in the same session. Playwright is imported here, so
+    the other layers do not load it.
     """
+    from playwright.sync_api import sync_playwright
+
+    from .browser import CHROMIUM_ARGS, chromium_path
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         yield browser
@@ -194,6 +205,8 @@ def browser():
 @pytest.fixture
 def new_page(browser):
     """Open a page in a fresh browser context (its own cookies) on a server."""
+    from .browser import TIMEOUT_MS
+
     contexts = []
 
     def open_page(server):

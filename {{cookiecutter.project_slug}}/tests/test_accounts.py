@@ -94,7 +94,7 @@ async def test_live_users_are_named(asgi_server, room_name, live_alice, live_bob
 
 @pytest.mark.browser
 def test_a_logged_out_page_stops_reconnecting_and_offers_the_login(
-    private_server, new_page, room_name
+    second_server, new_page, room_name
 ):
     """Logged out in another tab, then the server restarts: the page must not retry forever.
 
@@ -102,7 +102,7 @@ def test_a_logged_out_page_stops_reconnecting_and_offers_the_login(
     redirects to the login page, stops, and links there with "next" back to
     the room. Logging in through that link brings the user back, connected.
     """
-    page = new_page(private_server)
+    page = new_page(second_server)
     username = sign_in(page, "erin")
     enter_room(page, room_name)
     other_tab = page.context.new_page()
@@ -110,8 +110,8 @@ def test_a_logged_out_page_stops_reconnecting_and_offers_the_login(
     other_tab.click("#logout-submit")
     expect(other_tab).to_have_url(re.compile(r"/accounts/login/$"))
 
-    private_server.stop()
-    private_server.start()
+    second_server.stop()
+    second_server.start()
     status = page.locator("#connection-status")
     expect(status).to_have_attribute("data-state", "logged-out", timeout=RECONNECT_MS)
     link = page.locator("#login-link")

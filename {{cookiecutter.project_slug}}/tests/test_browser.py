@@ -48,18 +48,18 @@ def test_html_in_a_message_is_shown_literally_and_never_runs(asgi_server, new_pa
         assert page.evaluate("window.pwned") is None
 
 
-def test_page_shows_the_connection_state_and_reconnects(private_server, new_page, room_name):
-    page = new_page(private_server)
+def test_page_shows_the_connection_state_and_reconnects(second_server, new_page, room_name):
+    page = new_page(second_server)
     sign_in(page, "carol")
     enter_room(page, room_name)
     status = page.locator("#connection-status")
     expect(page.locator("#chat-message-submit")).to_be_enabled()
 
-    private_server.stop()
+    second_server.stop()
     expect(status).to_have_attribute("data-state", "disconnected")
     expect(page.locator("#chat-message-submit")).to_be_disabled()
 
-    private_server.start()
+    second_server.start()
     expect(status).to_have_attribute("data-state", "connected", timeout=RECONNECT_MS)
     expect(page.locator("#login-again")).to_be_hidden()
     say(page, "back again")

@@ -4,6 +4,7 @@ Run with ``pytest -m live``. Every client sends the Origin header a browser woul
 """
 
 import asyncio
+import io
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.conf import settings
+from django.core.management import CommandError, call_command
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as connect_in_thread
@@ -140,17 +142,17 @@ async def test_burst_every_member_receives_every_message(asgi_server, room_name,
 
 
 async def test_shutdown_closes_connections_and_restart_serves_again(
-    private_server, live_users, room_name
+    second_server, live_users, room_name
 ):
     """SIGTERM ends every connection at once, with the server's close code, then restarts.
 
     ``server.SHUTDOWN_CLOSE_CODE`` is None where the server sends no close
     frame (granian); the connection must still end, not hang.
     """
-    cookie = live_cookie(private_server, "alice")
+    cookie = live_cookie(second_server, "alice")
     path = f"/ws/chat/{room_name}/"
-    async with open_socket(private_server, path, cookie) as websocket:
-        await asyncio.to_thread(private_server.stop)
+    async with open_socket(second_server, path, cookie) as websocket:
+        await asyncio.to_thread(second_server.stop)
         with pytest.raises(ConnectionClosed) as caught:
             await asyncio.wait_for(websocket.recv(), TIMEOUT)
         if server.SHUTDOWN_CLOSE_CODE is None:
@@ -158,8 +160,8 @@ async def test_shutdown_closes_connections_and_restart_serves_again(
         else:
             assert caught.value.rcvd is not None, "TCP connection dropped without a close frame"
             assert caught.value.rcvd.code == server.SHUTDOWN_CLOSE_CODE
-    await asyncio.to_thread(private_server.start)
-    async with open_socket(private_server, path, cookie) as websocket:
+    await asyncio.to_thread(second_server.start)
+    async with open_socket(second_server, path, cookie) as websocket:
         await send(websocket, "back")
         assert (await receive(websocket))["message"] == "back"
 
@@ -224,23 +226,13 @@ def test_loadtest_fails_when_messages_are_lost(live_env, live_users, tmp_path):
     assert "messages lost" in result.stderr, result.stderr
 
 
-def test_healthcheck_passes_while_the_server_runs_and_fails_without_it(asgi_server, live_env):
-    def healthcheck(port: int) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "manage.py", "healthcheck", "--port", str(port), "--timeout", "2"],
-            cwd=PROJECT_DIR,
-            env=live_env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-
-    result = healthcheck(asgi_server.port)
-    assert result.returncode == 0, result.stdout + result.stderr
-    result = healthcheck(free_port())
-    assert result.returncode == 1
-    assert result.stderr.startswith("CommandError: no answer from 127.0.0.1:"), result.stderr
+def test_healthcheck_passes_while_the_server_runs_and_fails_without_it(asgi_server):
+    # In this process: the command's code is what the image's HEALTHCHECK runs.
+    output = io.StringIO()
+    call_command("healthcheck", port=asgi_server.port, timeout=2, stdout=output)
+    assert output.getvalue().strip() == f"127.0.0.1:{asgi_server.port} is healthy"
+    with pytest.raises(CommandError, match=r"^no answer from 127\.0\.0\.1:"):
+        call_command("healthcheck", port=free_port(), timeout=2)
 
 
 # Last in the module, so that the other tests' time counts toward the silence.

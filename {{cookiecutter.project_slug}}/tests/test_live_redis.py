@@ -56,13 +56,13 @@ def private_redis(tmp_path):
 
 
 async def test_members_on_two_processes_hear_each_other(
-    asgi_server, private_server, room_name, live_alice, live_bob
+    asgi_server, second_server, room_name, live_alice, live_bob
 ):
-    """asgi_server and private_server are two servers on one Redis and one database."""
+    """asgi_server and second_server are two servers on one Redis and one database."""
     path = f"/ws/chat/{room_name}/"
     async with (
         open_socket(asgi_server, path, live_alice) as on_a,
-        open_socket(private_server, path, live_bob) as on_b,
+        open_socket(second_server, path, live_bob) as on_b,
     ):
         await send(on_a, "from A")
         assert (await receive(on_a))["message"] == "from A"
