@@ -17,6 +17,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from channels.testing import WebsocketCommunicator
+
 from .inprocess import DISCONNECT_TIMEOUT, ORIGIN, TIMEOUT
 from .live import PING_INTERVAL, PING_TIMEOUT, PROJECT_DIR, SHUTDOWN_TIMEOUT, AsgiServer
 
