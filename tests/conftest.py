@@ -92,23 +92,25 @@ def pytest_collection_modifyitems(items):
     other workers sit idle.
     """
 
-    def scope(item) -> str:
+    def combination(item) -> str | None:
         callspec = getattr(item, "callspec", None)
         if callspec and "baked_project" in callspec.params:
             return combination_id(callspec.params["baked_project"])
-        return item.module.__name__
+        return None
 
+    scopes: dict = {}
     seconds: dict[str, float] = {}
     first: dict[str, int] = {}
     for index, item in enumerate(items):
-        key = scope(item)
+        baked = combination(item)
+        key = scopes[item] = baked or item.module.__name__
         if key not in seconds:
-            seconds[key] = BAKE_SECONDS if key != item.module.__name__ else 0
+            seconds[key] = BAKE_SECONDS if baked else 0
             first[key] = index
         seconds[key] += SECONDS.get(item.originalname, 1)
-        if key != item.module.__name__:
+        if baked:
             item.add_marker(pytest.mark.xdist_group(key))
-    items.sort(key=lambda item: (-seconds[scope(item)], first[scope(item)]))
+    items.sort(key=lambda item: (-seconds[scopes[item]], first[scopes[item]]))
 
 
 def pytest_sessionstart(session):
