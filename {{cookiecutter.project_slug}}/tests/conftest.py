@@ -176,9 +176,11 @@ def _second_server(live_env, tmp_path_factory):
 
 @pytest.fixture
 def second_server(_second_server):
-    """A second production server on the same database and channel layer, which a test
-    may stop and start; shared by the session (each start costs seconds), and started
-    again for the next test if one left it stopped."""
+    """A second production server on the same database and channel layer.
+
+    A test may stop and start it. It is shared by the session, since each start
+    costs seconds, and started again for the next test if one left it stopped.
+    """
     if _second_server.process is None or _second_server.process.poll() is not None:
         _second_server.start()
     return _second_server
