@@ -23,7 +23,12 @@ VARIANTS = {
 
 # Paths that exist for some answers of an option only: deleted for the others.
 OPTION_PATHS = {
-    ("use_auth", (True,)): ["accounts", "tests/test_accounts.py"],
+    ("use_auth", (True,)): [
+        "accounts",
+        "chat/admin.py",
+        "chat/migrations/0002_message_user.py",
+        "tests/test_accounts.py",
+    ],
     ("channel_layer", ("in-memory",)): ["serving/layers.py"],
     ("channel_layer", ("redis",)): [
         "config/redis_hosts.py",

@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -189,3 +190,84 @@ class RedisServer(Background):
             [cli, "-p", str(self.port), *args], capture_output=True, text=True, check=True
         )
         return result.stdout
+
+
+def postgres_binary(name: str) -> str:
+    """Return the path of PostgreSQL's ``name`` (initdb, pg_ctl): Debian's newest, else PATH.
+
+    Debian keeps the server's programs in /usr/lib/postgresql/<version>/bin,
+    off PATH; ``require_commands`` cannot see them, so this fails the test itself.
+    """
+    found = sorted(
+        Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: int(p.parts[-3])
+    )
+    path = str(found[-1]) if found else shutil.which(name)
+    if path is None:
+        import pytest
+
+        pytest.fail(
+            f"The PostgreSQL tests need {name} (Debian: apt install postgresql; "
+            "make test installs it).",
+            pytrace=False,
+        )
+    return path
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster on a free loopback port, its socket in its own directory.
+
+    ``initdb`` and ``pg_ctl`` run as the ``postgres`` user when the tests run
+    as root (PostgreSQL refuses root), else as the current user. Connections
+    from loopback are trusted; fsync is off, as nothing here must survive a
+    crash. ``create_database`` returns a ``postgres://`` URL for DATABASE_URL.
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.directory = Path(tempfile.mkdtemp(prefix="throwaway-postgres-"))
+        self.data = self.directory / "data"
+        self.log = self.directory / "postgres.log"
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres", "postgres")
+        self._run(postgres_binary("initdb"), "-D", str(self.data), "-U", "postgres")
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        pg_ctl = postgres_binary("pg_ctl")
+        self._run(pg_ctl, "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
+
+    def _run(self, *command: str) -> None:
+        as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        result = subprocess.run(
+            [*as_postgres, *command],
+            cwd=self.directory,
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            log = self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+            raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr}\n{log}")
+
+    def create_database(self, name: str) -> str:
+        """Create database ``name`` (letters, digits, _); return its ``postgres://`` URL."""
+        psql = shutil.which("psql") or postgres_binary("psql")
+        self._run(
+            psql,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-q",
+            "-c",
+            f'CREATE DATABASE "{name}"',
+        )
+        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        """Stop the cluster at once and delete its files."""
+        pg_ctl = postgres_binary("pg_ctl")
+        try:
+            self._run(pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        finally:
+            shutil.rmtree(self.directory, ignore_errors=True)

@@ -4,9 +4,10 @@ Who may connect is decided before a consumer runs, in the websocket stack of
 config/asgi.py; these classes only speak the protocol.
 """
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from . import protocol
+from . import protocol, rooms
 from .dispatch import DirectDispatchMixin
 
 
@@ -39,25 +40,40 @@ class EchoConsumer(ProtocolConsumer):
 
 
 class ChatConsumer(ProtocolConsumer):
-    """``ws/chat/<room_name>/``: relays each message to every member of the room.
+    """``ws/chat/<room_name>/``: stores each message, then relays it to every member of the room.
 
-    Joins the room's channel-layer group on connect and leaves it on disconnect;
-    a message goes out with ``group_send`` and reaches every member, the sender
-    included, through ``chat_message``.
+    Joins the room's channel-layer group on connect, then sends the room's
+    history (``?after=<id>``: what came after that id); leaves the group on
+    disconnect. A message is stored and delivered through ``rooms.post_message``
+    and reaches every member, the sender included, through ``chat_message``.
+    The database is reached through ``database_sync_to_async`` only.
     """
 
     async def connect(self):
-        self.room_group_name = protocol.group_name(self.scope["url_route"]["kwargs"]["room_name"])
+        self.room_name = self.scope["url_route"]["kwargs"]["room_name"]
+        self.room_group_name = protocol.group_name(self.room_name)
+        # Join before reading the history, so that a message stored meanwhile is
+        # in the history, or delivered live, or both (chat_message skips it then).
         await self.channel_layer.group_add(self.room_group_name, self.channel_name)
         await self.accept()
+        try:
+            after = protocol.read_after(self.scope["query_string"])
+        except protocol.ProtocolError as error:
+            await self.send(text_data=protocol.encode(error.event()))
+            after = None
+        messages, more = await database_sync_to_async(rooms.history)(self.room_name, after)
+        self.ids_in_history = {message["id"] for message in messages}
+        await self.send(text_data=protocol.encode(protocol.history_event(messages, more)))
 
     async def disconnect(self, close_code):
         await self.channel_layer.group_discard(self.room_group_name, self.channel_name)
 
     async def receive_message(self, message):
-        event = protocol.chat_event(message, protocol.display_name(self.scope))
-        await self.channel_layer.group_send(self.room_group_name, event)
+        await database_sync_to_async(rooms.post_message)(
+            self.room_name, message, self.scope.get("user")
+        )
 
     async def chat_message(self, event):
-        """Send a ``chat.message`` group event to this client unchanged."""
-        await self.send(text_data=protocol.encode(event))
+        """Send a ``chat.message`` group event to this client unchanged, unless it had it."""
+        if event["id"] not in self.ids_in_history:
+            await self.send(text_data=protocol.encode(event))

@@ -7,10 +7,12 @@ class DirectDispatchMixin:
     """Run each message's handler at once, without Channels' ``aclose_old_connections()``.
 
     Channels 4.2 calls it before every message (channels #2090): a hop to
-    asgiref's one thread for sync code per frame and per group message, which
-    handlers that touch no database do not need. A handler that uses the ORM
-    goes through ``database_sync_to_async``, which closes stale connections
-    itself. Put it before the Channels consumer class in the bases.
+    asgiref's one thread for sync code per frame and per group message. Skipping
+    it stays correct with a database in the path because these consumers reach
+    the ORM only through ``database_sync_to_async``, which closes stale
+    connections before and after each call itself (channels/db.py); a handler
+    that used Django's async ORM (``acreate``, ``aget``) directly would need the
+    per-message call back. Put it before the Channels consumer class in the bases.
     """
 
     async def dispatch(self, message):

@@ -4,8 +4,10 @@ Client to server: one text frame holding a JSON object ``{"message": "<text>"}``
 Server to client, one JSON object per text frame:
 
 - ``{"type": "echo", "message": ...}`` from ``ws/echo/``;
-- ``{"type": "chat.message", "message": ..., "user": ..., "timestamp": ...}`` to
-  every member of a room, the sender included;
+- ``{"type": "history", "messages": [...], "more": ...}``, first on joining a room:
+  the stored ``chat.message`` objects of the room, oldest first (chat/rooms.py);
+- ``{"type": "chat.message", "id": ..., "message": ..., "user": ..., "timestamp": ...}``
+  to every member of a room, the sender included, once the message is stored;
 - ``{"type": "error", "code": ..., "detail": ...}`` for a frame that breaks the
   rules; the connection stays open.
 
@@ -13,8 +15,10 @@ Consumers only call these functions, so the rules live and are tested here once.
 """
 
 import json
-from datetime import UTC, datetime
+import re
+from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 from django.conf import settings
 
@@ -28,12 +32,16 @@ ROOM_NAME_RULE = f"1 to {ROOM_NAME_MAX_LENGTH} letters, digits, underscores or h
 
 ANONYMOUS = "anonymous"
 
+# A message id in "?after=": digits only, within PostgreSQL's bigint (the id's column).
+MESSAGE_ID_PATTERN = re.compile(r"[0-9]{1,19}")
+MESSAGE_ID_MAX = 2**63 - 1
+
 
 class ProtocolError(Exception):
     """A client frame that breaks the protocol.
 
-    ``code`` is one of ``invalid_json``, ``invalid_message``, ``message_too_long``
-    or ``binary_not_supported``; ``detail`` is a sentence for people.
+    ``code`` is one of ``invalid_json``, ``invalid_message``, ``message_too_long``,
+    ``binary_not_supported`` or ``invalid_after``; ``detail`` is a sentence for people.
     """
 
     def __init__(self, code: str, detail: str) -> None:
@@ -46,11 +54,12 @@ class ProtocolError(Exception):
         return {"type": "error", "code": self.code, "detail": self.detail}
 
 
-def decode_frame(text_data: str | None) -> Any:
-    """Decode a text frame's JSON; return the decoded value, of any JSON type.
+def decode_frame(text_data: str | bytes | None) -> Any:
+    """Decode a text frame's JSON (or an HTTP body's, as bytes); return the decoded value.
 
     Raises ``ProtocolError`` with ``binary_not_supported`` when ``text_data``
-    is None (the frame was binary) and ``invalid_json`` when it is not JSON.
+    is None (the frame was binary) and ``invalid_json`` when it is not JSON
+    (or bytes that are not UTF-8).
     """
     if text_data is None:
         raise ProtocolError("binary_not_supported", "Binary frames are not supported; send text.")
@@ -76,9 +85,27 @@ def read_message(content: Any) -> str:
     return message
 
 
-def parse_frame(text_data: str | None) -> str:
+def parse_frame(text_data: str | bytes | None) -> str:
     """Decode and validate one client frame; return its chat text (see ``read_message``)."""
     return read_message(decode_frame(text_data))
+
+
+def read_after(query_string: bytes | str) -> int | None:
+    """Return the ``after`` message id of a query string, or None when it has none.
+
+    Raises ``ProtocolError`` with ``invalid_after`` unless its one value is a
+    non-negative integer (digits only) that fits a message id.
+    """
+    if isinstance(query_string, bytes):
+        query_string = query_string.decode("latin-1")
+    values = parse_qs(query_string, keep_blank_values=True).get("after")
+    if values is None:
+        return None
+    if len(values) == 1 and MESSAGE_ID_PATTERN.fullmatch(values[0]):
+        after = int(values[0])
+        if after <= MESSAGE_ID_MAX:
+            return after
+    raise ProtocolError("invalid_after", '"after" must be a message id: a non-negative integer.')
 
 
 def encode(event: dict[str, Any]) -> str:
@@ -91,19 +118,37 @@ def echo_event(message: str) -> dict[str, str]:
     return {"type": "echo", "message": message}
 
 
-def chat_event(message: str, user: str) -> dict[str, str]:
-    """Return the group message for a room, with an ISO 8601 UTC timestamp.
+def chat_event(message_id: int, message: str, user: str, timestamp: datetime) -> dict[str, Any]:
+    """Return a stored message as the room's group message and client frame.
 
     Its "type" is "chat.message", so Channels dispatches it to each member
     consumer's ``chat_message`` method, which sends it to the client unchanged.
+    ``timestamp`` (aware, UTC) goes out as ISO 8601 with milliseconds.
     """
-    timestamp = datetime.now(UTC).isoformat(timespec="milliseconds")
-    return {"type": "chat.message", "message": message, "user": user, "timestamp": timestamp}
+    return {
+        "type": "chat.message",
+        "id": message_id,
+        "message": message,
+        "user": user,
+        "timestamp": timestamp.isoformat(timespec="milliseconds"),
+    }
 
 
-def display_name(scope: dict[str, Any]) -> str:
-    """Return the name shown for a connection: the logged-in username, else "anonymous"."""
-    user = scope.get("user")
+def history_event(messages: list[dict[str, Any]], more: bool) -> dict[str, Any]:
+    """Return the frame a member gets on joining: ``chat.message`` objects, oldest first.
+
+    ``more`` is true when the room holds messages in the requested range that
+    ``messages`` leaves out (chat/rooms.py, ``history``).
+    """
+    return {"type": "history", "messages": messages, "more": more}
+
+
+def display_name(user) -> str:
+    """Return the name shown for a sender: the logged-in username, else "anonymous".
+
+    ``user`` is ``scope["user"]`` or ``request.user`` (a user or AnonymousUser),
+    or None where the project has no accounts.
+    """
     if user is None or not user.is_authenticated:
         return ANONYMOUS
     return user.get_username()

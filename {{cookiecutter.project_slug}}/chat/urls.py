@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import views
+from . import api, views
 from .protocol import ROOM_NAME_PATTERN
 
 app_name = "chat"
@@ -8,4 +8,9 @@ app_name = "chat"
 urlpatterns = [
     path("", views.index, name="index"),
     re_path(rf"^chat/(?P<room_name>{ROOM_NAME_PATTERN})/$", views.room, name="room"),
+    re_path(
+        rf"^api/rooms/(?P<room_name>{ROOM_NAME_PATTERN})/messages/$",
+        api.messages,
+        name="api-messages",
+    ),
 ]

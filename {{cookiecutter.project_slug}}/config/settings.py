@@ -55,8 +55,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
 {% if cookiecutter.use_auth %}
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # Every page needs a login except those marked login_not_required.
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Every page needs a login except those marked login_not_required; the
+    # API answers 401 instead of a redirect (accounts/middleware.py).
+    "accounts.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 {% endif %}
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -83,8 +84,36 @@ TEMPLATES = [
 
 ASGI_APPLICATION = "config.asgi.application"
 
+# SQLite by default (local runs, the tests); PostgreSQL through DATABASE_URL
+# (postgres://...) in production (README: "The database").
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+# No persistent connections: under ASGI each connection belongs to one thread
+# and would outlive it (Django docs, "Asynchronous support"); PostgreSQL pools instead.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+engine_options = {
+    # Many consumers writing at once: readers never wait for the writer (WAL),
+    # a write transaction takes the lock when it starts rather than failing
+    # halfway (IMMEDIATE), and a writer waits up to 20 s for the lock instead
+    # of failing with "database is locked" (Django docs, "SQLite notes").
+    "django.db.backends.sqlite3": {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    },
+    # psycopg's pool, per worker process: it opens DATABASE_POOL_MIN_SIZE
+    # connections and at most DATABASE_POOL_MAX_SIZE.
+    "django.db.backends.postgresql": {
+        "pool": {
+            "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+            "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=4),
+        },
+    },
+}
+DATABASES["default"]["OPTIONS"] = {
+    **engine_options.get(DATABASES["default"]["ENGINE"], {}),
+    **DATABASES["default"].get("OPTIONS", {}),
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 {% if cookiecutter.use_auth %}
@@ -159,6 +188,9 @@ CHANNEL_LAYERS = {
 
 # Characters one chat message may hold; longer ones get a message_too_long error.
 CHAT_MAX_MESSAGE_LENGTH = env.int("CHAT_MAX_MESSAGE_LENGTH", default=4096)
+# Stored messages a member gets on joining a room (the history frame), and the
+# most that one ?after=<id> frame or API answer holds.
+CHAT_HISTORY_LENGTH = env.int("CHAT_HISTORY_LENGTH", default=50)
 
 # The production server, started by "manage.py serve" (config/server.py). A ping
 # every SERVER_PING_INTERVAL seconds keeps idle websockets open through proxies;

@@ -17,11 +17,33 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 
 from .inprocess import DISCONNECT_TIMEOUT, ORIGIN, TIMEOUT
-from .live import PING_INTERVAL, PING_TIMEOUT, PROJECT_DIR, SHUTDOWN_TIMEOUT, AsgiServer
+from .live import (
+    PING_INTERVAL,
+    PING_TIMEOUT,
+    PROJECT_DIR,
+    SHUTDOWN_TIMEOUT,
+    AsgiServer,
+    assert_no_database_errors,
+)
 
 pytest_plugins = ["tests.users", "tests.layer"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect the ``postgresql`` tests unless the database is PostgreSQL.
+
+    Deselected, not skipped: on SQLite they do not apply, and a skip would read
+    as something missing.
+    """
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        return
+    deselected = [item for item in items if item.get_closest_marker("postgresql")]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item not in deselected]
 
 
 @pytest.fixture(autouse=True)
@@ -133,7 +155,8 @@ def live_env(tmp_path_factory):
     """Environment for live servers: production settings over plain HTTP on loopback.
 
     DEBUG is off, static files are collected and served by WhiteNoise, and the
-    database is a file every server process shares. Only the HTTPS redirect and
+    database is the environment's DATABASE_URL (PostgreSQL in CI), else an
+    SQLite file of the session's; every server process shares it. Only the HTTPS redirect and
     secure-only cookies are off, since the tests speak plain HTTP; pings come
     every second, so the idle test proves keepalive in seconds rather than
     minutes, and a stopping server waits seconds, not minutes, for consumers.
@@ -144,7 +167,7 @@ def live_env(tmp_path_factory):
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_DEBUG": "false",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DATABASE_URL": f"sqlite:///{database}",
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{database}",
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "DJANGO_SECURE_COOKIES": "false",
         "SERVER_PING_INTERVAL": str(PING_INTERVAL),
@@ -163,15 +186,20 @@ def live_env(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def asgi_server(live_env, tmp_path_factory):
-    """One production server for the whole session, serving config.asgi:application."""
+    """One production server for the whole session, serving config.asgi:application.
+
+    At the end its log must hold no database error (``assert_no_database_errors``).
+    """
     with AsgiServer(live_env, tmp_path_factory.mktemp("server") / "server.log") as server:
         yield server
+    assert_no_database_errors(server.log)
 
 
 @pytest.fixture(scope="session")
 def _second_server(live_env, tmp_path_factory):
     with AsgiServer(live_env, tmp_path_factory.mktemp("second") / "server.log") as server:
         yield server
+    assert_no_database_errors(server.log)
 
 
 @pytest.fixture

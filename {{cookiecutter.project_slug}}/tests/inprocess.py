@@ -24,3 +24,16 @@ async def receive(communicator):
 async def send(communicator, message: str) -> None:
     """Send one chat message: ``{"message": message}``."""
     await communicator.send_to(text_data=json.dumps({"message": message}))
+
+
+async def join(open_communicator, room_name: str, cookie: str | None, query: str = ""):
+    """Connect to ``ws/chat/<room_name>/`` (``?<query>`` if given); return it and its history.
+
+    The history frame is the first a member receives; this asserts it is one.
+    """
+    path = f"/ws/chat/{room_name}/" + (f"?{query}" if query else "")
+    communicator, accepted = await open_communicator(path, cookie=cookie)
+    assert accepted
+    history = await receive(communicator)
+    assert history["type"] == "history", history
+    return communicator, history

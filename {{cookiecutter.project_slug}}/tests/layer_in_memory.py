@@ -12,6 +12,9 @@ IDLE_SECONDS = 5
 DROPPED_MESSAGE_LOG = "is full (capacity 1): message of type 'chat.message' dropped"
 # Any such drop, at any capacity, in a server's log.
 DROP_IN_LOG = re.compile(r"is full \(capacity \d+\): message of type '[\w.]+' dropped")
+# False: the layer lives inside the server process, so a management command's
+# message reaches no member of a running server.
+REACHES_OTHER_PROCESSES = False
 
 
 async def group_size(layer, group: str) -> int:

@@ -19,6 +19,8 @@ IDLE_SECONDS = 12
 DROPPED_MESSAGE_LOG = "1 of 1 channels over capacity in group"
 # Any such drop, in a group of any size, in a server's log.
 DROP_IN_LOG = re.compile(r"\d+ of \d+ channels over capacity in group")
+# True: every process that shares the Redis reaches every member.
+REACHES_OTHER_PROCESSES = True
 
 
 @pytest.fixture(scope="session", autouse=True)

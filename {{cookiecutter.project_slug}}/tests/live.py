@@ -8,6 +8,7 @@ in its own process, and clients talk to it over real sockets with the
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -32,6 +33,11 @@ SHUTDOWN_TIMEOUT = 3
 # may be slow to (a burst of 10,000 deliveries keeps both ends busy).
 PING_INTERVAL = 1
 PING_TIMEOUT = 10
+# What a server must never log: the ORM called from async code, SQLite's
+# writers failing each other, or a lost connection to the database.
+DATABASE_ERRORS = re.compile(
+    r"SynchronousOnlyOperation|database is locked|OperationalError|InterfaceError|PoolTimeout"
+)
 
 
 def free_port() -> int:
@@ -186,3 +192,36 @@ async def receive(websocket, timeout: float = TIMEOUT):
 async def send(websocket, message: str) -> None:
     """Send one chat message: ``{"message": message}``."""
     await websocket.send(json.dumps({"message": message}))
+
+
+async def history(websocket) -> dict:
+    """Return the history frame, the first a member of a room receives (asserted)."""
+    frame = await receive(websocket)
+    assert frame["type"] == "history", frame
+    return frame
+
+
+def stored_messages(server: AsgiServer, room_name: str, cookie: str | None) -> list[dict]:
+    """Return every stored message of a room, oldest first, paging through the room's API.
+
+    ``cookie`` is a logged-in session's Cookie header, or None without accounts.
+    """
+    messages, after, more = [], 0, True
+    while more:
+        request = urllib.request.Request(
+            f"{server.origin}/api/rooms/{room_name}/messages/?after={after}",
+            headers={"Cookie": cookie} if cookie else {},
+        )
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            page = json.load(response)
+        messages += page["messages"]
+        more = page["more"]
+        after = messages[-1]["id"] if messages else after
+    return messages
+
+
+def assert_no_database_errors(log: Path) -> None:
+    """Fail if a server's log holds any of ``DATABASE_ERRORS``, with the lines that do."""
+    lines = log.read_text(errors="replace").splitlines()
+    errors = [line for line in lines if DATABASE_ERRORS.search(line)]
+    assert not errors, "\n".join(errors[:20])

@@ -11,9 +11,11 @@ from django.test import Client
 from playwright.sync_api import expect
 from websockets.exceptions import InvalidStatus
 
+from chat.models import Message
+
 from . import live
 from .browser import RECONNECT_MS, enter_room, say
-from .inprocess import receive, send
+from .inprocess import join, receive, send
 from .users import PASSWORD, sign_in
 
 
@@ -61,10 +63,34 @@ async def test_anonymous_handshake_is_rejected(open_communicator, path):
 
 @pytest.mark.django_db(transaction=True)
 async def test_logged_in_user_is_named_in_messages(open_communicator, room_name, bob):
-    communicator, accepted = await open_communicator(f"/ws/chat/{room_name}/", cookie=bob)
-    assert accepted
+    communicator, _ = await join(open_communicator, room_name, bob)
     await send(communicator, "it's me")
-    assert (await receive(communicator))["user"] == "bob"
+    event = await receive(communicator)
+    assert event["user"] == "bob"
+    stored = await Message.objects.select_related("user").aget(pk=event["id"])
+    assert stored.user.username == "bob"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_the_api_answers_401_without_a_login(method):
+    response = getattr(Client(), method)("/api/rooms/lobby/messages/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "login_required"
+    assert not Message.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_api_post_needs_the_csrf_token_as_any_form(django_user_model):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(django_user_model.objects.create_user("alice"))
+    client.get("/")  # a page sets the csrftoken cookie
+    url, body = "/api/rooms/lobby/messages/", '{"message": "hi"}'
+    assert client.post(url, body, content_type="application/json").status_code == 403
+    token = client.cookies["csrftoken"].value
+    response = client.post(url, body, content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 201
+    assert Message.objects.get().user.username == "alice"
 
 
 @pytest.mark.live
@@ -83,6 +109,8 @@ async def test_live_users_are_named(asgi_server, room_name, live_alice, live_bob
         live.open_socket(asgi_server, path, live_alice) as first,
         live.open_socket(asgi_server, path, live_bob) as second,
     ):
+        await live.history(first)
+        await live.history(second)
         await live.send(first, "from alice")
         await live.send(second, "from bob")
         received = [await live.receive(first), await live.receive(first)]

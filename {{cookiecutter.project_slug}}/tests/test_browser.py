@@ -4,13 +4,24 @@ Run with ``pytest -m browser``. Uses the system's Chromium (CHROMIUM_PATH, or
 chromium on PATH); Playwright never downloads a browser here.
 """
 
+import subprocess
+import sys
+
 import pytest
 from playwright.sync_api import expect
 
 from .browser import RECONNECT_MS, enter_room, say
+from .live import PROJECT_DIR, AsgiServer
 from .users import sign_in
 
 pytestmark = pytest.mark.browser
+
+
+def message_ids(page) -> list[int]:
+    """Return the ``data-id`` of each message in the page's #chat-log, in page order."""
+    return page.locator("#chat-log > *").evaluate_all(
+        "items => items.map(item => Number(item.dataset.id))"
+    )
 
 
 def test_two_pages_in_one_room_chat(asgi_server, new_page, room_name):
@@ -30,6 +41,15 @@ def test_two_pages_in_one_room_chat(asgi_server, new_page, room_name):
         expect(log.nth(0).locator(".user")).to_have_text(ann)
         expect(log.nth(1)).to_contain_text("and hello back")
         expect(log.nth(1).locator(".user")).to_have_text(ben)
+
+    # A reload shows the room as it was left: the same messages, with their ids.
+    ids = message_ids(first)
+    first.reload()
+    expect(first.locator("#connection-status")).to_have_attribute("data-state", "connected")
+    expect(first.locator("#chat-log .message")).to_have_text(
+        ["hello from the first tab", "and hello back"]
+    )
+    assert message_ids(first) == ids
 
 
 def test_html_in_a_message_is_shown_literally_and_never_runs(asgi_server, new_page, room_name):
@@ -65,3 +85,46 @@ def test_page_shows_the_connection_state_and_reconnects(second_server, new_page,
     say(page, "back again")
     expect(page.locator("#chat-log > *")).to_have_count(1)
     expect(page.locator("#chat-log .message")).to_have_text("back again")
+
+
+def post_while_away(env: dict, room_name: str, texts: list[str]) -> None:
+    """Store and deliver ``texts`` in a room from a process of their own (rooms.post_message)."""
+    code = (
+        "from chat.rooms import post_message\n"
+        f"for text in {texts!r}:\n"
+        f"    post_message({room_name!r}, text, author='away')\n"
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code], cwd=PROJECT_DIR, env=env, check=True
+    )
+
+
+def test_after_a_disconnect_the_page_shows_what_it_missed_once_in_order(
+    live_env, live_users, new_page, room_name, tmp_path
+):
+    """Messages stored while the page was away come back on reconnection, each once.
+
+    The server's history frame holds 2 messages at most, so the page also pages
+    through the room's API for the rest.
+    """
+    env = {**live_env, "CHAT_HISTORY_LENGTH": "2"}
+    with AsgiServer(env, tmp_path / "server.log") as server:
+        page = new_page(server)
+        sign_in(page, "dave")
+        enter_room(page, room_name)
+        say(page, "before")
+        expect(page.locator("#chat-log > *")).to_have_count(1)
+
+        server.stop()
+        expect(page.locator("#connection-status")).to_have_attribute("data-state", "disconnected")
+        missed = [f"missed {n}" for n in range(5)]
+        post_while_away(env, room_name, missed)
+        server.start()
+
+        status = page.locator("#connection-status")
+        expect(status).to_have_attribute("data-state", "connected", timeout=RECONNECT_MS)
+        say(page, "after")
+        messages = page.locator("#chat-log .message")
+        expect(messages).to_have_text(["before", *missed, "after"])
+        ids = message_ids(page)
+        assert ids == sorted(set(ids)) and len(ids) == 7, ids

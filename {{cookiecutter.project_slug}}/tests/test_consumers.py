@@ -3,11 +3,13 @@
 import json
 
 import pytest
+from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat import protocol
+from chat import protocol, rooms
+from chat.models import Message
 
-from .inprocess import receive, send
+from .inprocess import join, receive, send
 from .layer import group_size
 from .users import shown_name
 
@@ -24,9 +26,9 @@ async def test_echo(open_communicator, alice):
 async def test_room_broadcast_reaches_every_member_and_no_other_room(
     open_communicator, room_name, alice, bob, carol
 ):
-    first, _ = await open_communicator(f"/ws/chat/{room_name}/", cookie=alice)
-    second, _ = await open_communicator(f"/ws/chat/{room_name}/", cookie=bob)
-    elsewhere, _ = await open_communicator(f"/ws/chat/{room_name}-other/", cookie=carol)
+    first, _ = await join(open_communicator, room_name, alice)
+    second, _ = await join(open_communicator, room_name, bob)
+    elsewhere, _ = await join(open_communicator, f"{room_name}-other", carol)
 
     await send(first, "hi all")
 
@@ -36,6 +38,7 @@ async def test_room_broadcast_reaches_every_member_and_no_other_room(
         assert event["message"] == "hi all"
         assert event["user"] == shown_name("alice")
         assert event["timestamp"]
+        assert event["id"] == (await Message.objects.aget(room=room_name)).pk
     # Frames on one connection arrive in order: if the other room's member gets
     # its own message first, the broadcast never reached it.
     await send(elsewhere, "other room")
@@ -47,8 +50,8 @@ async def test_a_member_leaves_the_group_when_it_disconnects(
     open_communicator, channel_layer, room_name, alice, bob
 ):
     group = protocol.group_name(room_name)
-    stays, _ = await open_communicator(f"/ws/chat/{room_name}/", cookie=alice)
-    leaves, _ = await open_communicator(f"/ws/chat/{room_name}/", cookie=bob)
+    stays, _ = await join(open_communicator, room_name, alice)
+    leaves, _ = await join(open_communicator, room_name, bob)
     assert await group_size(channel_layer, group) == 2
     await leaves.disconnect()
     assert await group_size(channel_layer, group) == 1
@@ -91,8 +94,8 @@ async def test_echo_bad_frame_gets_error_and_connection_stays_usable(
 async def test_room_bad_frame_errors_only_the_sender(
     open_communicator, frame, code, room_name, alice, bob
 ):
-    sender, _ = await open_communicator(f"/ws/chat/{room_name}/", cookie=alice)
-    other, _ = await open_communicator(f"/ws/chat/{room_name}/", cookie=bob)
+    sender, _ = await join(open_communicator, room_name, alice)
+    other, _ = await join(open_communicator, room_name, bob)
     await sender.send_to(**frame)
     error = await receive(sender)
     assert (error["type"], error["code"]) == ("error", code)
@@ -131,6 +134,81 @@ async def test_unmatched_path_is_rejected(open_communicator, path, alice):
 
 
 async def test_longest_room_name_is_accepted(open_communicator, alice):
-    path = f"/ws/chat/{'x' * protocol.ROOM_NAME_MAX_LENGTH}/"
-    _, accepted = await open_communicator(path, cookie=alice)
+    await join(open_communicator, "x" * protocol.ROOM_NAME_MAX_LENGTH, alice)
+
+
+post = database_sync_to_async(rooms.post_message)
+
+
+async def test_a_member_joins_to_the_rooms_stored_history(open_communicator, room_name, alice):
+    earlier = [await post(room_name, f"earlier {n}") for n in range(3)]
+    await post(f"{room_name}-other", "elsewhere")
+    _, history = await join(open_communicator, room_name, alice)
+    assert history == {"type": "history", "messages": earlier, "more": False}
+
+
+async def test_history_holds_the_newest_messages_and_says_there_are_more(
+    open_communicator, room_name, alice, settings
+):
+    settings.CHAT_HISTORY_LENGTH = 2
+    posted = [await post(room_name, f"message {n}") for n in range(3)]
+    _, history = await join(open_communicator, room_name, alice)
+    assert history["messages"] == posted[1:]
+    assert history["more"] is True
+
+
+async def test_after_gives_only_later_messages_oldest_first(
+    open_communicator, room_name, alice, settings
+):
+    settings.CHAT_HISTORY_LENGTH = 2
+    posted = [await post(room_name, f"message {n}") for n in range(4)]
+    after = posted[0]["id"]
+    _, history = await join(open_communicator, room_name, alice, f"after={after}")
+    assert (history["messages"], history["more"]) == (posted[1:3], True)
+    last = posted[-1]["id"]
+    _, history = await join(open_communicator, room_name, alice, f"after={last}")
+    assert (history["messages"], history["more"]) == ([], False)
+
+
+@pytest.mark.parametrize("after", ["", "abc", "-1", "1.5", " 1", "1&after=2", str(2**63)])
+async def test_invalid_after_gets_an_error_then_the_history(
+    open_communicator, room_name, alice, after
+):
+    posted = await post(room_name, "kept")
+    communicator, accepted = await open_communicator(
+        f"/ws/chat/{room_name}/?after={after}", cookie=alice
+    )
     assert accepted
+    error = await receive(communicator)
+    assert (error["type"], error["code"]) == ("error", "invalid_after")
+    assert await receive(communicator) == {"type": "history", "messages": [posted], "more": False}
+    await send(communicator, "still usable")
+    assert (await receive(communicator))["message"] == "still usable"
+
+
+async def test_a_message_is_stored_before_every_member_hears_it(
+    open_communicator, room_name, alice
+):
+    member, _ = await join(open_communicator, room_name, alice)
+    await send(member, "kept")
+    event = await receive(member)
+    stored = await Message.objects.aget(pk=event["id"])
+    assert (stored.room, stored.text, stored.author) == (room_name, "kept", event["user"])
+    assert stored.event() == event
+
+
+async def test_a_message_both_in_the_history_and_delivered_live_reaches_a_member_once(
+    open_communicator, channel_layer, room_name, alice
+):
+    """A message stored while a member joins is in its history and on its way to it live.
+
+    Delivered to the room before the member joined, it is in the history
+    only; here its live copy comes after the history, as when it is stored
+    after the member joined the group but before its history was read.
+    """
+    stored = await post(room_name, "while joining")
+    member, history = await join(open_communicator, room_name, alice)
+    assert history["messages"] == [stored]
+    await channel_layer.group_send(protocol.group_name(room_name), stored)
+    await send(member, "next")
+    assert (await receive(member))["message"] == "next"

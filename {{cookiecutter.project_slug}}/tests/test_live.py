@@ -22,7 +22,17 @@ from websockets.sync.client import connect as connect_in_thread
 
 from . import server
 from .layer import DROP_IN_LOG, IDLE_SECONDS
-from .live import PROJECT_DIR, TIMEOUT, AsgiServer, free_port, open_socket, receive, send
+from .live import (
+    PROJECT_DIR,
+    TIMEOUT,
+    AsgiServer,
+    free_port,
+    history,
+    open_socket,
+    receive,
+    send,
+    stored_messages,
+)
 from .users import live_cookie
 
 pytestmark = pytest.mark.live
@@ -48,6 +58,7 @@ def idle_member(asgi_server, live_alice):
     """
     path = f"/ws/chat/room-idle-{uuid.uuid4().hex[:12]}/"
     with open_socket(asgi_server, path, live_alice, client=connect_in_thread) as websocket:
+        assert json.loads(websocket.recv(TIMEOUT))["type"] == "history"
         yield IdleMember(websocket, path, time.monotonic())
 
 
@@ -68,6 +79,8 @@ async def test_broadcast_reaches_every_member_and_no_other_room(
         open_socket(asgi_server, f"/ws/chat/{room_name}-other/", live_bob) as elsewhere,
     ):
         members = (first, second, third)
+        for websocket in (*members, elsewhere):
+            await history(websocket)
         for number, member in enumerate(members):
             await send(member, f"message {number}")
         for member in members:
@@ -86,6 +99,7 @@ async def test_broadcast_reaches_every_member_and_no_other_room(
 
 async def test_every_error_code_leaves_the_connection_usable(asgi_server, room_name, live_alice):
     async with open_socket(asgi_server, f"/ws/chat/{room_name}/", live_alice) as websocket:
+        await history(websocket)
         too_long = json.dumps({"message": "x" * (settings.CHAT_MAX_MESSAGE_LENGTH + 1)})
         frames = [
             ("{oops", "invalid_json"),
@@ -117,11 +131,19 @@ async def test_unknown_path_is_rejected(asgi_server, live_alice):
     assert caught.value.response.status_code == 403
 
 
-async def test_burst_every_member_receives_every_message(asgi_server, room_name, live_alice):
-    """50 members, 5 of them sending 40 messages each at once: 200 messages, none lost."""
+async def test_burst_every_member_receives_every_message_stored_once(
+    asgi_server, room_name, live_alice
+):
+    """50 members, 5 of them sending 40 messages each at once: 200 messages, none lost.
+
+    Every message is stored once, and every member receives the stored ones,
+    with the ids the room's API gives them.
+    """
     members_count, senders_count, per_sender = 50, 5, 40
     path = f"/ws/chat/{room_name}/"
     members = [await open_socket(asgi_server, path, live_alice) for _ in range(members_count)]
+    for member in members:
+        await history(member)
     try:
         expected = {f"{s}:{n}" for s in range(senders_count) for n in range(per_sender)}
 
@@ -130,13 +152,17 @@ async def test_burst_every_member_receives_every_message(asgi_server, room_name,
                 await send(members[sender], f"{sender}:{n}")
 
         async def receive_all(member):
-            return {(await receive(member, timeout=60))["message"] for _ in expected}
+            return [await receive(member, timeout=60) for _ in expected]
 
         receivers = [asyncio.create_task(receive_all(member)) for member in members]
         await asyncio.gather(*(send_all(sender) for sender in range(senders_count)))
         results = await asyncio.gather(*receivers)
+        stored = await asyncio.to_thread(stored_messages, asgi_server, room_name, live_alice)
+        assert sorted(event["message"] for event in stored) == sorted(expected)
+        stored_ids = {event["id"]: event["message"] for event in stored}
         for index, received in enumerate(results):
-            assert received == expected, f"member {index} missed {len(expected - received)}"
+            ids = {event["id"]: event["message"] for event in received}
+            assert ids == stored_ids, f"member {index} missed {len(stored_ids.keys() - ids)}"
     finally:
         await asyncio.gather(*(member.close() for member in members))
 
@@ -152,6 +178,7 @@ async def test_shutdown_closes_connections_and_restart_serves_again(
     cookie = live_cookie(second_server, "alice")
     path = f"/ws/chat/{room_name}/"
     async with open_socket(second_server, path, cookie) as websocket:
+        await history(websocket)
         await asyncio.to_thread(second_server.stop)
         with pytest.raises(ConnectionClosed) as caught:
             await asyncio.wait_for(websocket.recv(), TIMEOUT)
@@ -162,8 +189,30 @@ async def test_shutdown_closes_connections_and_restart_serves_again(
             assert caught.value.rcvd.code == server.SHUTDOWN_CLOSE_CODE
     await asyncio.to_thread(second_server.start)
     async with open_socket(second_server, path, cookie) as websocket:
+        await history(websocket)
         await send(websocket, "back")
         assert (await receive(websocket))["message"] == "back"
+
+
+async def test_a_member_that_reconnects_with_after_gets_exactly_what_it_missed(
+    asgi_server, room_name, live_alice, live_bob
+):
+    path = f"/ws/chat/{room_name}/"
+    async with open_socket(asgi_server, path, live_bob) as sender:
+        await history(sender)
+        async with open_socket(asgi_server, path, live_alice) as member:
+            await history(member)
+            await send(sender, "seen")
+            last_seen = await receive(member)
+            assert (await receive(sender))["id"] == last_seen["id"]
+        for n in range(3):
+            await send(sender, f"missed {n}")
+        missed = [await receive(sender) for _ in range(3)]
+        async with open_socket(asgi_server, f"{path}?after={last_seen['id']}", live_alice) as back:
+            assert await history(back) == {"type": "history", "messages": missed, "more": False}
+            await send(sender, "live again")
+            assert (await receive(back))["message"] == "live again"
+            assert (await receive(sender))["message"] == "live again"
 
 
 def run_loadtest(target, cookie, env, *workload: str) -> subprocess.CompletedProcess:
@@ -242,6 +291,7 @@ async def test_idle_connection_still_sends_and_receives(asgi_server, idle_member
     await asyncio.sleep(idle_member.joined + idle_seconds - time.monotonic())
     idle = idle_member.websocket
     async with open_socket(asgi_server, idle_member.path, live_bob) as fresh:
+        await history(fresh)
         await send(fresh, "anyone there?")
         assert json.loads(await asyncio.to_thread(idle.recv, TIMEOUT))["message"] == "anyone there?"
         assert (await receive(fresh))["message"] == "anyone there?"

@@ -5,12 +5,23 @@ Run with ``pytest -m live`` (this file exists in projects baked with Redis).
 
 import asyncio
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from .live import AsgiServer, Process, free_port, open_socket, receive, send
+from .live import (
+    PROJECT_DIR,
+    AsgiServer,
+    Process,
+    free_port,
+    history,
+    open_socket,
+    receive,
+    send,
+)
 from .users import live_cookie
 
 pytestmark = pytest.mark.live
@@ -64,12 +75,59 @@ async def test_members_on_two_processes_hear_each_other(
         open_socket(asgi_server, path, live_alice) as on_a,
         open_socket(second_server, path, live_bob) as on_b,
     ):
+        await history(on_a)
+        await history(on_b)
         await send(on_a, "from A")
         assert (await receive(on_a))["message"] == "from A"
         assert (await receive(on_b))["message"] == "from A"
         await send(on_b, "from B")
         assert (await receive(on_b))["message"] == "from B"
         assert (await receive(on_a))["message"] == "from B"
+
+
+async def test_reconnecting_with_after_across_processes_gets_exactly_the_missed_messages(
+    asgi_server, second_server, room_name, live_alice, live_bob
+):
+    """A member leaves server A; both servers' members talk; it comes back through server B."""
+    path = f"/ws/chat/{room_name}/"
+    async with (
+        open_socket(asgi_server, path, live_bob) as on_a,
+        open_socket(second_server, path, live_bob) as on_b,
+    ):
+        await history(on_a)
+        await history(on_b)
+        async with open_socket(asgi_server, path, live_alice) as member:
+            await history(member)
+            await send(on_a, "seen")
+            last_seen = (await receive(member))["id"]
+            for other in (on_a, on_b):
+                assert (await receive(other))["id"] == last_seen
+        for n in range(4):
+            await send((on_a, on_b)[n % 2], f"missed {n}")
+        missed = sorted([await receive(on_a) for _ in range(4)], key=lambda event: event["id"])
+        assert [await receive(on_b) for _ in range(4)] == missed
+        async with open_socket(second_server, f"{path}?after={last_seen}", live_alice) as back:
+            assert await history(back) == {"type": "history", "messages": missed, "more": False}
+            await send(on_a, "live again")
+            assert (await receive(back))["message"] == "live again"
+
+
+async def test_post_message_command_reaches_the_members_of_a_running_server(
+    asgi_server, live_env, room_name, live_alice
+):
+    async with open_socket(asgi_server, f"/ws/chat/{room_name}/", live_alice) as member:
+        await history(member)
+        command = [sys.executable, "manage.py", "post_message", room_name, "from cron"]
+        result = await asyncio.to_thread(
+            subprocess.run, command, cwd=PROJECT_DIR, env=live_env, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
+        event = await receive(member)
+        assert (event["id"], event["message"], event["user"]) == (
+            int(result.stdout),
+            "from cron",
+            "system",
+        )
 
 
 async def test_server_recovers_from_a_redis_outage(
@@ -83,6 +141,8 @@ async def test_server_recovers_from_a_redis_outage(
             open_socket(server, path, cookie) as first,
             open_socket(server, path, cookie) as second,
         ):
+            await history(first)
+            await history(second)
             await send(first, "before")
             assert (await receive(second))["message"] == "before"
 
@@ -108,5 +168,7 @@ async def test_server_recovers_from_a_redis_outage(
             open_socket(server, path, cookie) as first,
             open_socket(server, path, cookie) as second,
         ):
+            await history(first)
+            await history(second)
             await send(first, "after")
             assert (await receive(second))["message"] == "after"

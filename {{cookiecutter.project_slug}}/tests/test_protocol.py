@@ -1,5 +1,7 @@
 """The wire protocol's rules, tested once for every consumer style."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from chat import protocol
@@ -58,11 +60,45 @@ def test_echo_event_shape():
 
 
 def test_chat_event_shape():
-    event = protocol.chat_event("hi", "alice")
-    assert event["type"] == "chat.message"
-    assert event["message"] == "hi"
-    assert event["user"] == "alice"
-    assert event["timestamp"].endswith("+00:00")
+    sent = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    assert protocol.chat_event(7, "hi", "alice", sent) == {
+        "type": "chat.message",
+        "id": 7,
+        "message": "hi",
+        "user": "alice",
+        "timestamp": "2026-01-02T03:04:05.678+00:00",
+    }
+
+
+def test_history_event_shape():
+    assert protocol.history_event([], False) == {"type": "history", "messages": [], "more": False}
+
+
+@pytest.mark.parametrize(
+    ("query_string", "after"),
+    [(b"", None), (b"other=1", None), (b"after=0", 0), (b"after=42", 42), ("after=007", 7)],
+)
+def test_read_after_returns_the_id(query_string, after):
+    assert protocol.read_after(query_string) == after
+
+
+@pytest.mark.parametrize(
+    "query_string",
+    [
+        b"after=",
+        b"after=x",
+        b"after=-1",
+        b"after=1.0",
+        b"after=%201",
+        b"after=1&after=2",
+        f"after={2**63}".encode(),
+        "after=١".encode(),
+    ],
+)
+def test_read_after_rejects_what_is_not_a_message_id(query_string):
+    with pytest.raises(protocol.ProtocolError) as caught:
+        protocol.read_after(query_string)
+    assert caught.value.code == "invalid_after"
 
 
 def test_encode_keeps_text_readable():
@@ -70,7 +106,7 @@ def test_encode_keeps_text_readable():
 
 
 def test_display_name_without_a_user_is_anonymous():
-    assert protocol.display_name({}) == "anonymous"
+    assert protocol.display_name(None) == "anonymous"
 
 
 def test_group_name_fits_channels_limit():

@@ -1,7 +1,9 @@
 // The room page: one websocket to ws/chat/<room_name>/, reconnected with
 // exponential backoff whenever it closes, unless the server now sends this page
 // elsewhere (its login page): then it stops and offers that link instead.
-// Messages are inserted as text only.
+// The first frame is the room's history; a reconnection asks for what came
+// after the last message shown (?after=<id>), so nothing is missed or shown
+// twice. Messages are inserted as text only, in id order.
 (() => {
   "use strict";
 
@@ -16,12 +18,15 @@
   const loginLink = document.getElementById("login-link");
 
   const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-  const url = `${scheme}://${window.location.host}/ws/chat/${encodeURIComponent(roomName)}/`;
+  const room = encodeURIComponent(roomName);
+  const url = `${scheme}://${window.location.host}/ws/chat/${room}/`;
+  const apiUrl = `/api/rooms/${room}/messages/`;
   const firstDelay = 500; // ms
   const maxDelay = 30000; // ms
 
   let socket = null;
   let failures = 0;
+  let lastId = null; // the largest message id shown
 
   function setStatus(state, text) {
     status.dataset.state = state;
@@ -34,8 +39,14 @@
     errorBox.hidden = false;
   }
 
-  function appendMessage(data) {
+  // Show a chat.message once, in id order (live frames from several server
+  // processes may arrive slightly out of order).
+  function showMessage(data) {
+    if (log.querySelector(`[data-id="${data.id}"]`)) {
+      return;
+    }
     const item = document.createElement("li");
+    item.dataset.id = data.id;
     const user = document.createElement("span");
     user.className = "user";
     user.textContent = data.user;
@@ -46,8 +57,33 @@
     if (data.timestamp) {
       item.title = data.timestamp;
     }
-    log.append(item);
+    const last = log.lastElementChild;
+    if (last === null || Number(last.dataset.id) < data.id) {
+      log.append(item);
+    } else {
+      const later = Array.from(log.children).find((other) => Number(other.dataset.id) > data.id);
+      log.insertBefore(item, later);
+    }
+    lastId = Math.max(lastId ?? 0, data.id);
     log.scrollTop = log.scrollHeight;
+  }
+
+  // The history frame holds at most CHAT_HISTORY_LENGTH messages: when it says
+  // there are more after a reconnection, fetch the rest from the room's API.
+  async function showHistory(data, after) {
+    data.messages.forEach(showMessage);
+    let more = data.more && after !== null;
+    let cursor = data.messages.length ? data.messages[data.messages.length - 1].id : after;
+    while (more) {
+      const response = await fetch(`${apiUrl}?after=${cursor}`, { cache: "no-store" });
+      if (!response.ok) {
+        return;
+      }
+      const page = await response.json();
+      page.messages.forEach(showMessage);
+      more = page.more && page.messages.length > 0;
+      cursor = more ? page.messages[page.messages.length - 1].id : cursor;
+    }
   }
 
   // A browser cannot tell why a handshake failed (refused or server down), so
@@ -82,7 +118,8 @@
   function connect() {
     setStatus("connecting", "Connecting…");
     let opened = false;
-    socket = new WebSocket(url);
+    const after = lastId;
+    socket = new WebSocket(after === null ? url : `${url}?after=${after}`);
     socket.addEventListener("open", () => {
       opened = true;
       failures = 0;
@@ -91,7 +128,9 @@
     socket.addEventListener("message", (event) => {
       const data = JSON.parse(event.data);
       if (data.type === "chat.message") {
-        appendMessage(data);
+        showMessage(data);
+      } else if (data.type === "history") {
+        showHistory(data, after);
       } else if (data.type === "error") {
         showError(data.detail);
       }

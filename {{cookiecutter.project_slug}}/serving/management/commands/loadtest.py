@@ -128,7 +128,10 @@ async def broadcast(
                 frame = await asyncio.wait_for(websocket.recv(), client.timeout)
             except TimeoutError:
                 return
-            seen.add(json.loads(frame)["message"])
+            event = json.loads(frame)
+            if event.get("type") != "chat.message":
+                continue  # the history frame a member gets first
+            seen.add(event["message"])
             delivered += 1
             progress.advance(task)
 
