@@ -21,16 +21,19 @@ $(NODE_TOOLS): package.json package-lock.json
 	touch $@
 
 # Debian's packages the tests use for real: redis-server and redis-sentinel, chromium,
-# nginx, openssl, systemd (systemd-analyze) and podman (with runc and debootstrap, which
-# makes the base images, since no registry is reachable). Each names its command too.
+# nginx, openssl, systemd (systemd-analyze), podman (with runc and debootstrap, which
+# makes the base images, since no registry is reachable) and postgresql (initdb and
+# pg_ctl, off PATH in /usr/lib/postgresql). Each but postgresql names its command too.
 SYSTEM_COMMANDS := redis-server redis-sentinel chromium nginx openssl systemd podman runc debootstrap
+SYSTEM_PACKAGES := $(SYSTEM_COMMANDS) postgresql
 system-deps:
 	@for command in $(SYSTEM_COMMANDS); do \
 		command -v $$command >/dev/null || missing=1; \
 	done; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing=1; \
 	if [ -n "$$missing" ]; then \
-		echo "Installing $(SYSTEM_COMMANDS) with apt-get"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_COMMANDS); \
+		echo "Installing $(SYSTEM_PACKAGES) with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); \
 	fi
 
 # Bake all 36 combinations and run each baked project's checks and test layers.

@@ -38,6 +38,9 @@ OPTION_PATHS = {
     ("consumer_style", ("async", "json")): ["chat/dispatch.py"],
     ("asgi_server", ("daphne",)): ["serving/shutdown.py"],
 }
+# Settings of .env.example that .env gets a new random value for, with its
+# length in bytes of randomness (token_urlsafe).
+SECRETS = {"DJANGO_SECRET_KEY": 50, "POSTGRES_PASSWORD": 24}
 ENV_HEADER = """\
 # Settings for local development, written by the bake with a new secret key.
 # Real environment variables win over this file. Never commit it (it is
@@ -87,18 +90,23 @@ def remove_paths(project_dir: Path, relative_paths: list[str]) -> None:
 
 
 def write_env_file(project_dir: Path) -> Path:
-    """Write ``.env`` from ``.env.example`` with a new DJANGO_SECRET_KEY; return its path.
+    """Write ``.env`` from ``.env.example`` with new secrets; return its path.
 
     The example's settings are kept and its comments give way to ``ENV_HEADER``.
-    The key is 67 URL-safe characters from ``secrets`` (Django's deploy check
-    wants 50 or more, with at least 5 distinct). ``.env`` is git-ignored.
+    Each of ``SECRETS`` left empty in the example gets a new value from
+    ``secrets``: the key is 67 URL-safe characters (Django's deploy check wants
+    50 or more, with at least 5 distinct), the password 32 (URL-safe, so it
+    fits in DATABASE_URL as it is). ``.env`` is git-ignored.
     """
-    key = secrets.token_urlsafe(50)
     lines = (project_dir / ".env.example").read_text().splitlines()
-    settings = [line for line in lines if not line.startswith("#")]
-    filled = [
-        f"DJANGO_SECRET_KEY={key}" if line == "DJANGO_SECRET_KEY=" else line for line in settings
-    ]
+    filled = []
+    for line in lines:
+        if line.startswith("#"):
+            continue
+        name = line.removesuffix("=")
+        if name in SECRETS:
+            line = f"{name}={secrets.token_urlsafe(SECRETS[name])}"
+        filled.append(line)
     env_file = project_dir / ".env"
     env_file.write_text(ENV_HEADER + "\n".join(filled) + "\n")
     env_file.chmod(0o600)

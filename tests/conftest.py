@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.bakes import BakedProject
 from tests.support.matrix import COMBINATIONS, TEMPLATE_DIR, combination_id
-from tests.support.servers import RedisServer
+from tests.support.servers import PostgresServer, RedisServer
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +28,16 @@ def redis_url(tmp_path_factory):
         yield server.url
     finally:
         server.kill()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL cluster for this worker; each test creates its own database."""
+    server = PostgresServer()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def pytest_generate_tests(metafunc):
@@ -68,8 +78,9 @@ def pytest_configure(config):
 SECONDS = {
     "test_unit_and_live_layers_pass_on_the_newest_python": 110,
     "test_image_serves_with_production_settings": 200,  # the base images first
-    "test_compose_stack_chats_through_redis": 80,
-    "test_live_tests_pass": 75,
+    "test_compose_stack_stores_in_postgresql_and_chats_through_redis": 100,
+    "test_unit_and_live_layers_pass_on_postgresql": 120,
+    "test_live_tests_pass": 80,
     "test_browser_tests_pass": 65,
     "test_connection_stays_open_past_nginx_default_read_timeout": 90,
     "test_bench_measures_a_setup_against_the_bare_server": 60,

@@ -20,9 +20,11 @@ from tests.support.matrix import (
     COOKIECUTTER_JSON,
     COVERED,
     LIVE_COMBINATIONS,
+    POSTGRES_COMBINATIONS,
     PYTHONS_COMBINATION,
     SOURCE_DIR,
     TEMPLATE_DIR,
+    combination_id,
     values_of,
 )
 
@@ -189,15 +191,17 @@ def test_container_and_workflow_files_pass_their_linters(baked_project):
         LINTED.add(linted)
 
 
-def test_workflow_runs_lint_the_deploy_check_and_every_layer_on_each_python(baked_project):
+def test_workflow_runs_lint_the_deploy_check_and_every_layer_on_each_python_on_postgresql(baked_project):
     root = baked_project.path
     workflow = yaml.safe_load((root / ".github" / "workflows" / "ci.yml").read_text())
     job = workflow["jobs"]["test"]
     assert job["strategy"]["matrix"]["python-version"] == ["3.11", "3.12", "3.13"]
     assert 'requires-python = ">=3.11"' in (root / "pyproject.toml").read_text()
     redis = baked_project.combination["channel_layer"] == "redis"
-    assert ("redis" in job.get("services", {})) == redis
-    assert ("REDIS_URL" in job.get("env", {})) == redis
+    assert ("redis" in job["services"]) == redis
+    assert ("REDIS_URL" in job["env"]) == redis
+    assert job["services"]["postgres"]["image"].startswith("postgres:")
+    assert job["env"]["DATABASE_URL"].startswith("postgres://")
     commands = {line.strip() for step in job["steps"] for line in step.get("run", "").splitlines()}
     for command in (
         "ruff check .",
@@ -237,6 +241,7 @@ def test_readme_local_steps_work_in_a_fresh_clone(baked_project):
         line.split("=", 1) for line in (clone / ".env").read_text().splitlines() if "=" in line
     )
     assert len(settings["DJANGO_SECRET_KEY"]) >= 50
+    assert len(settings["POSTGRES_PASSWORD"]) >= 32
 
 
 # `manage.py check` runs in test_readme_local_steps_work_in_a_fresh_clone.
@@ -255,7 +260,12 @@ def test_deploy_check_passes_with_production_settings(baked_project, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("subset", "name"), [(LIVE_COMBINATIONS, "live"), (BROWSER_COMBINATIONS, "browser")]
+    ("subset", "name"),
+    [
+        (LIVE_COMBINATIONS, "live"),
+        (BROWSER_COMBINATIONS, "browser"),
+        (POSTGRES_COMBINATIONS, "postgresql"),
+    ],
 )
 def test_covering_subsets_run_what_the_readme_says(subset, name):
     """Each layer's subset runs every set of values the README says it covers, once each."""
@@ -271,9 +281,22 @@ def test_unit_tests_pass(baked_project):
     baked_project.run_layer()
 
 
-@pytest.mark.combinations(LIVE_COMBINATIONS)
+@pytest.mark.combinations([c for c in LIVE_COMBINATIONS if c not in POSTGRES_COMBINATIONS])
 def test_live_tests_pass(baked_project):
     baked_project.run_layer("-m", "live")
+
+
+# The tests that apply on PostgreSQL only, which SQLite runs deselect.
+POSTGRESQL_ONLY = "test_database_connections_stay_within_the_pools_and_end_with_the_servers"
+
+
+@pytest.mark.combinations(POSTGRES_COMBINATIONS)
+def test_unit_and_live_layers_pass_on_postgresql(baked_project, postgres):
+    """The unit and live layers, as the baked CI runs them: DATABASE_URL is PostgreSQL."""
+    env = {"DATABASE_URL": postgres.create_database(combination_id(baked_project.combination))}
+    baked_project.run_layer(env=env)
+    live = baked_project.run_layer("-m", "live", env=env)
+    assert f"PASSED tests/test_live_postgresql.py::{POSTGRESQL_ONLY}" in live.stdout
 
 
 @pytest.mark.combinations(BROWSER_COMBINATIONS)

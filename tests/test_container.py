@@ -98,7 +98,9 @@ def locked_copy(baked_project, destination: Path) -> Path:
 
 
 @pytest.mark.combinations([PYTHONS_COMBINATION])
-def test_compose_stack_chats_through_redis(baked_project, podman, tmp_path):
+def test_compose_stack_stores_in_postgresql_and_chats_through_redis(
+    baked_project, podman, tmp_path
+):
     # A project that keeps a uv.lock: the image gets exactly the locked versions.
     root = locked_copy(baked_project, tmp_path)
     # compose.yaml names the web image after the project; built here, compose reuses it.
@@ -119,9 +121,14 @@ def test_compose_stack_chats_through_redis(baked_project, podman, tmp_path):
         containers = podman.run(*compose, "ps", "--format", "{{.Names}}", cwd=root).stdout.split()
         # podman 4.3 has no wait for "healthy", so depends_on's condition is not
         # waited on here; the test waits for each service's health check instead.
-        for service in ("redis", "web"):
+        for service in ("db", "redis", "web"):
             (container,) = [c for c in containers if f"_{service}_" in c]
             podman.healthy(container)
+        vendor = "from django.db import connection; print(connection.vendor)"
+        result = podman.run(
+            "podman", "exec", container, "python", "manage.py", "shell", "-c", vendor
+        )
+        assert result.stdout.strip() == "postgresql", show(result)
         origin = f"http://127.0.0.1:{port}"
         status, _, body = http_get(f"{origin}/")
         assert status == 200 and b'id="room-name-input"' in body, status
@@ -131,10 +138,16 @@ def test_compose_stack_chats_through_redis(baked_project, podman, tmp_path):
             members = [
                 stack.enter_context(connect(path, origin=origin, open_timeout=10)) for _ in range(6)
             ]
+            for member in members:
+                assert json.loads(member.recv(timeout=10))["type"] == "history"
             members[0].send(json.dumps({"message": "through compose"}))
             for member in members:
                 event = json.loads(member.recv(timeout=10))
                 assert event["message"] == "through compose", event
+        # Stored: a member who joins later finds it in the room's history.
+        with connect(path, origin=origin, open_timeout=10) as latecomer:
+            history = json.loads(latecomer.recv(timeout=10))
+            assert [m["message"] for m in history["messages"]] == ["through compose"], history
     finally:
         down = podman.run(*compose, "down", "--volumes", cwd=root, env=env)
         assert down.returncode == 0, show(down)

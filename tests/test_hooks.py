@@ -212,7 +212,9 @@ def make_source(tmp_path):
                 path.write_text("")
             else:
                 path.mkdir()
-    (tmp_path / ".env.example").write_text("# comment\nDJANGO_SECRET_KEY=\nDJANGO_DEBUG=true\n")
+    (tmp_path / ".env.example").write_text(
+        "# comment\nDJANGO_SECRET_KEY=\nDJANGO_DEBUG=true\nPOSTGRES_PASSWORD=\n"
+    )
     return tmp_path
 
 
@@ -336,15 +338,17 @@ def test_remove_paths(tmp_path):
     assert not (project / "serving" / "layers.py").exists()
 
 
-def test_write_env_file_fills_a_new_key_each_time(tmp_path):
+def test_write_env_file_fills_new_secrets_each_time(tmp_path):
     project = make_source(tmp_path)
     first = post_gen.write_env_file(project).read_text()
     second = post_gen.write_env_file(project).read_text()
     assert first.startswith(post_gen.ENV_HEADER + "DJANGO_SECRET_KEY=")
     assert "# comment" not in first
-    assert first.endswith("DJANGO_DEBUG=true\n")
-    key = first.splitlines()[-2].split("=", 1)[1]
-    assert len(key) >= 50
+    assert first.splitlines()[-2:-1] == ["DJANGO_DEBUG=true"]
+    settings = dict(line.split("=", 1) for line in first.splitlines() if "=" in line)
+    assert len(settings["DJANGO_SECRET_KEY"]) >= 50
+    assert len(settings["POSTGRES_PASSWORD"]) >= 32
+    assert settings["POSTGRES_PASSWORD"].replace("-", "").replace("_", "").isalnum()
     assert first != second
     assert (project / ".env").stat().st_mode & 0o777 == 0o600
 

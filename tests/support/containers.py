@@ -2,8 +2,8 @@
 
 No image registry is reachable here, so the base images are made with
 debootstrap: a Python image handed to the baked Dockerfile through its
-PYTHON_IMAGE build argument, and a Redis image under the name the baked
-compose.yaml asks for (``redis:7``).
+PYTHON_IMAGE build argument, and PostgreSQL and Redis images under the names
+the baked compose.yaml asks for (``postgres:17``, ``redis:7``).
 """
 
 import os
@@ -62,6 +62,19 @@ BASE_IMAGES = [
         ["python3", "python3-venv", "python-is-python3", "ca-certificates"],
         [f"ENV SSL_CERT_FILE={CA_BUNDLE}", 'CMD ["python"]'],
     ),
+    # Stands in for compose.yaml's postgres:17: PostgreSQL 17 made and run as the
+    # official image does (POSTGRES_ENTRYPOINT), its socket where pg_isready looks.
+    BaseImage(
+        "docker.io/library/postgres:17",
+        "trixie",
+        ["postgresql-17"],
+        [
+            "ENV PATH=/usr/lib/postgresql/17/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "USER postgres",
+            "EXPOSE 5432",
+            'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]',
+        ],
+    ),
     # Stands in for compose.yaml's redis:7: Redis 7 as the official image runs it.
     BaseImage(
         "docker.io/library/redis:7",
@@ -76,6 +89,24 @@ BASE_IMAGES = [
     ),
 ]
 PYTHON_IMAGE = BASE_IMAGES[0].name
+# What the official postgres image's entrypoint does on a first start, in short:
+# a cluster owned by POSTGRES_USER with POSTGRES_PASSWORD, and POSTGRES_DB in it.
+POSTGRES_ENTRYPOINT = """\
+#!/bin/sh
+set -e
+data=/var/lib/postgresql/data
+if [ ! -s "$data/PG_VERSION" ]; then
+    printf '%s' "$POSTGRES_PASSWORD" > /tmp/password
+    initdb -D "$data" -U "$POSTGRES_USER" --pwfile=/tmp/password --locale=C.UTF-8 \\
+        --auth-local=trust --auth-host=scram-sha-256
+    rm /tmp/password
+    echo "host all all all scram-sha-256" >> "$data/pg_hba.conf"
+    pg_ctl -D "$data" -o "-c listen_addresses=''" -w start
+    psql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d postgres -c "CREATE DATABASE \\"$POSTGRES_DB\\""
+    pg_ctl -D "$data" -m fast -w stop
+fi
+exec postgres -D "$data" -c listen_addresses='*'
+"""
 
 
 class Podman:
@@ -140,6 +171,15 @@ class Podman:
         if "redis-server" in image.packages:
             (rootfs / "data").mkdir()
             subprocess.run(["chroot", str(rootfs), "chown", "redis:redis", "/data"], check=True)
+        if "postgresql-17" in image.packages:
+            entrypoint = rootfs / "usr" / "local" / "bin" / "docker-entrypoint.sh"
+            entrypoint.write_text(POSTGRES_ENTRYPOINT)
+            entrypoint.chmod(0o755)
+            for directory in ("/var/lib/postgresql/data", "/run/postgresql"):
+                (rootfs / directory.lstrip("/")).mkdir(parents=True, exist_ok=True)
+                subprocess.run(
+                    ["chroot", str(rootfs), "chown", "postgres:postgres", directory], check=True
+                )
         shutil.rmtree(rootfs / "var" / "lib" / "apt" / "lists", ignore_errors=True)
         changes = [arg for change in image.changes for arg in ("--change", change)]
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)

@@ -86,6 +86,23 @@ BROWSER_COMBINATIONS = covering(COMBINATIONS, ("asgi_server", "use_auth"))
 # The live layer runs each consumer style on each layer under each server; auth
 # alternates so that every server and every layer also runs with and without it.
 LIVE_COMBINATIONS = covering(COMBINATIONS, ("asgi_server", "channel_layer", "consumer_style"))
+# The live layer's database: PostgreSQL on three of its combinations, which
+# take every server, every consumer style and both channel layers once each;
+# SQLite on the other fifteen, which still take every server, style and layer.
+# The database meets the rest only through the ORM calls that every style makes.
+POSTGRES_COMBINATIONS = [
+    next(
+        c
+        for c in LIVE_COMBINATIONS
+        if (c["asgi_server"], c["consumer_style"], c["channel_layer"]) == values
+    )
+    for values in zip(
+        CHOICES["asgi_server"],
+        CHOICES["consumer_style"],
+        itertools.cycle(CHOICES["channel_layer"]),
+        strict=False,
+    )
+]
 # What each covering subset runs, by the keys it covers (a test checks it).
 COVERED = {
     "live": [
@@ -94,6 +111,7 @@ COVERED = {
         ("consumer_style", "use_auth"),
     ],
     "browser": [("asgi_server", "use_auth")],
+    "postgresql": [("asgi_server",), ("consumer_style",), ("channel_layer",)],
 }
 # The deployment behind nginx: one redis bake per server, without auth (the
 # consumer style does not change what the proxy does).

@@ -248,7 +248,8 @@ class PostgresServer:
             raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr}\n{log}")
 
     def create_database(self, name: str) -> str:
-        """Create database ``name`` (letters, digits, _); return its ``postgres://`` URL."""
+        """Create database ``name`` (hyphens become underscores); return its ``postgres://`` URL."""
+        name = name.replace("-", "_")
         psql = shutil.which("psql") or postgres_binary("psql")
         self._run(
             psql,
