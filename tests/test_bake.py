@@ -191,7 +191,7 @@ def test_container_and_workflow_files_pass_their_linters(baked_project):
         LINTED.add(linted)
 
 
-def test_workflow_runs_lint_the_deploy_check_and_every_layer_on_each_python_on_postgresql(baked_project):
+def test_workflow_runs_lint_the_deploy_check_and_every_layer_against_postgresql(baked_project):
     root = baked_project.path
     workflow = yaml.safe_load((root / ".github" / "workflows" / "ci.yml").read_text())
     job = workflow["jobs"]["test"]

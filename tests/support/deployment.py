@@ -11,7 +11,7 @@ import ssl
 import subprocess
 import time
 import uuid
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from websockets.sync.client import connect
@@ -21,6 +21,19 @@ from .servers import Background, accepts_connections, answers_http, free_port, r
 
 HOST = "localhost"
 TIMEOUT = 10  # seconds for a handshake or a frame
+
+
+@contextmanager
+def member(url: str, path: str, **options):
+    """A websocket client (websockets' threading one) for ``path`` at ``url``.
+
+    In a room (``/ws/chat/``) it reads the history frame, the first a member
+    receives, before it is handed over, so that what follows is the live chat.
+    """
+    with connect(f"{url}{path}", open_timeout=TIMEOUT, **options) as websocket:
+        if path.startswith("/ws/chat/"):
+            assert json.loads(websocket.recv(timeout=TIMEOUT))["type"] == "history"
+        yield websocket
 
 
 def required(*commands: str) -> None:
@@ -80,11 +93,7 @@ class ServerProcess(Background):
 
     def websocket(self, path: str):
         """A websocket client straight to this process, with the Origin its pages send."""
-        return connect(
-            f"ws://127.0.0.1:{self.port}{path}",
-            origin=f"http://{HOST}:{self.port}",
-            open_timeout=TIMEOUT,
-        )
+        return member(f"ws://127.0.0.1:{self.port}", path, origin=f"http://{HOST}:{self.port}")
 
 
 def production_env(directory: Path, redis_env: dict) -> dict:
@@ -211,11 +220,11 @@ class Deployment:
 
     def websocket(self, path: str):
         """A websocket client through nginx, with a browser's Origin and no client pings."""
-        return connect(
-            f"wss://{HOST}:{self.https_port}{path}",
+        return member(
+            f"wss://{HOST}:{self.https_port}",
+            path,
             origin=self.origin,
             ssl=self.tls,
-            open_timeout=TIMEOUT,
             ping_interval=None,
         )
 
