@@ -149,10 +149,12 @@ class Podman:
 
     def make_base_image(self, image: BaseImage) -> None:
         """Bootstrap ``image`` from Debian's packages and import it; raise on failure."""
-        rootfs = self.root / f"rootfs-{image.suite}-{uuid.uuid4().hex[:8]}"
-        cache = self.root / "debootstrap-cache"
-        cache.mkdir(exist_ok=True)
-        subprocess.run(
+        name = f"{image.suite}-{uuid.uuid4().hex[:8]}"
+        rootfs = self.root / f"rootfs-{name}"
+        # A cache of its own: debootstraps that share one, in parallel, fail each other.
+        cache = self.root / f"debootstrap-cache-{name}"
+        cache.mkdir()
+        result = subprocess.run(
             [
                 "debootstrap",
                 "--variant=minbase",
@@ -162,10 +164,11 @@ class Podman:
                 str(rootfs),
                 "http://deb.debian.org/debian",
             ],
-            check=True,
             capture_output=True,
+            text=True,
             timeout=600,
         )
+        assert result.returncode == 0, show(result)
         if "ca-certificates" in image.packages:
             shutil.copy(CA_BUNDLE, rootfs / CA_BUNDLE.lstrip("/"))
         if "redis-server" in image.packages:
@@ -188,6 +191,7 @@ class Podman:
         )
         tar.wait()
         shutil.rmtree(rootfs)
+        shutil.rmtree(cache)
         assert result.returncode == 0, show(result)
 
     def healthy(self, container: str, timeout: float = 90) -> None:

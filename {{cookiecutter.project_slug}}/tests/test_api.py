@@ -9,7 +9,7 @@ from django.test import AsyncClient
 from chat import rooms
 
 from .inprocess import join, receive
-from .users import shown_name
+from .users import NEEDS_CSRF_TOKEN, shown_name
 
 URL = "/api/rooms/{}/messages/"
 
@@ -38,6 +38,13 @@ def test_post_stores_the_message_and_answers_it(page_client):
     assert (event["type"], event["message"]) == ("chat.message", "from a script")
     assert event["user"] == shown_name("alice")
     assert page_client.get(URL.format("lobby")).json()["messages"] == [event]
+
+
+@pytest.mark.django_db
+def test_a_post_without_a_csrf_token_is_refused_only_where_there_are_sessions(page_client):
+    page_client.handler.enforce_csrf_checks = True
+    response = post_json(page_client, "lobby", json.dumps({"message": "from a script"}))
+    assert response.status_code == (403 if NEEDS_CSRF_TOKEN else 201)
 
 
 BAD_BODIES = [

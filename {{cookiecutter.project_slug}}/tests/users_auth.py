@@ -19,6 +19,8 @@ from django.test import Client
 from playwright.sync_api import expect
 
 PASSWORD = "a long test pass phrase"
+# An API POST rides on the user's session, so it needs Django's CSRF token.
+NEEDS_CSRF_TOKEN = True
 
 
 def shown_name(username: str) -> str:
