@@ -26,7 +26,7 @@ OPTION_PATHS = {
     ("use_auth", (True,)): [
         "accounts",
         "chat/admin.py",
-        "chat/migrations/0002_message_user.py",
+        "chat/migrations/0003_message_user.py",
         "tests/test_accounts.py",
     ],
     ("channel_layer", ("in-memory",)): ["serving/layers.py"],

@@ -4,6 +4,7 @@ import hashlib
 import itertools
 import os
 import re
+import shutil
 import sys
 from fnmatch import fnmatch
 from pathlib import Path
@@ -299,9 +300,25 @@ def test_unit_and_live_layers_pass_on_postgresql(baked_project, postgres):
     assert f"PASSED tests/test_live_postgresql.py::{POSTGRESQL_ONLY}" in live.stdout
 
 
+# Where the browser layers' screenshots stay for a person to look at after a run.
+SCREENSHOTS = TEMPLATE_DIR / ".cache" / "screenshots"
+
+
 @pytest.mark.combinations(BROWSER_COMBINATIONS)
 def test_browser_tests_pass(baked_project):
-    baked_project.run_layer("-m", "browser")
+    """The browser layer; its screenshots (each page, two sizes, light and dark) are kept."""
+    screenshots = SCREENSHOTS / combination_id(baked_project.combination)
+    shutil.rmtree(screenshots, ignore_errors=True)
+    baked_project.run_layer("-m", "browser", env={"SCREENSHOTS_DIR": str(screenshots)})
+    pages = [
+        "index",
+        "room",
+        *(["login", "signup"] if baked_project.combination["use_auth"] else []),
+    ]
+    for page in pages:
+        for size in ("desktop", "phone"):
+            for scheme in ("light", "dark"):
+                assert (screenshots / f"{page}-{size}-{scheme}.png").is_file(), (page, size, scheme)
 
 
 # The newest Python the project supports, which CI machines have through pyenv.

@@ -17,6 +17,7 @@ from websockets.sync.client import connect
 
 from tests.support.bakes import PRODUCTION_ENV, once_per_run, show, tool
 from tests.support.containers import Podman, build_image
+from tests.support.deployment import receive
 from tests.support.matrix import DEFAULT_COMBINATION, PYTHONS_COMBINATION
 from tests.support.servers import free_port, http_get, require_commands
 
@@ -142,7 +143,7 @@ def test_compose_stack_stores_in_postgresql_and_chats_through_redis(
                 assert json.loads(member.recv(timeout=10))["type"] == "history"
             members[0].send(json.dumps({"message": "through compose"}))
             for member in members:
-                event = json.loads(member.recv(timeout=10))
+                event = receive(member)
                 assert event["message"] == "through compose", event
         # Stored: a member who joins later finds it in the room's history.
         with connect(path, origin=origin, open_timeout=10) as latecomer:

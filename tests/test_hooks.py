@@ -311,7 +311,7 @@ def test_select_variants_keeps_the_chosen_module_of_each(tmp_path, combination):
             [
                 "accounts",
                 "chat/admin.py",
-                "chat/migrations/0002_message_user.py",
+                "chat/migrations/0003_message_user.py",
                 "tests/test_accounts.py",
                 "config/redis_hosts.py",
                 "tests/test_live_redis.py",

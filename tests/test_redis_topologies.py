@@ -11,8 +11,8 @@ import pytest
 
 from tests.support.bakes import show
 from tests.support.deployment import (
-    TIMEOUT,
     production_env,
+    receive,
     required,
     start_servers,
     throwaway_certificate,
@@ -50,7 +50,7 @@ def test_shards_carry_every_message_and_both_carry_traffic(baked_project, tmp_pa
                         room_members[0].send(json.dumps({"message": f"{room} {n}"}))
                 for room, room_members in members.items():
                     for member in room_members:
-                        received = [json.loads(member.recv(timeout=TIMEOUT)) for _ in range(20)]
+                        received = [receive(member) for _ in range(20)]
                         assert [e["message"] for e in received] == [
                             f"{room} {n}" for n in range(20)
                         ]

@@ -27,13 +27,23 @@ TIMEOUT = 10  # seconds for a handshake or a frame
 def member(url: str, path: str, **options):
     """A websocket client (websockets' threading one) for ``path`` at ``url``.
 
-    In a room (``/ws/chat/``) it reads the history frame, the first a member
-    receives, before it is handed over, so that what follows is the live chat.
+    In a room (``/ws/chat/``) it reads the history and presence frames, the
+    first a member receives, before it is handed over, so that what follows is
+    the live chat (``receive`` skips later presence frames).
     """
     with connect(f"{url}{path}", open_timeout=TIMEOUT, **options) as websocket:
         if path.startswith("/ws/chat/"):
-            assert json.loads(websocket.recv(timeout=TIMEOUT))["type"] == "history"
+            for first in ("history", "presence"):
+                assert json.loads(websocket.recv(timeout=TIMEOUT))["type"] == first
         yield websocket
+
+
+def receive(websocket) -> dict:
+    """Return a room member's next frame that is not a presence frame, decoded."""
+    while True:
+        frame = json.loads(websocket.recv(timeout=TIMEOUT))
+        if frame.get("type") != "presence":
+            return frame
 
 
 def required(*commands: str) -> None:
@@ -233,7 +243,7 @@ def chat(members, sender_index: int = 0, text: str = "hello") -> None:
     """Send ``text`` from one member; assert every member receives it."""
     members[sender_index].send(json.dumps({"message": text}))
     for member in members:
-        event = json.loads(member.recv(timeout=TIMEOUT))
+        event = receive(member)
         assert event["message"] == text, event
 
 

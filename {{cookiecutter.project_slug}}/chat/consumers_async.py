@@ -7,7 +7,7 @@ config/asgi.py; these classes only speak the protocol.
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from . import protocol, rooms
+from . import presence, protocol, rooms
 from .dispatch import DirectDispatchMixin
 
 
@@ -43,9 +43,11 @@ class ChatConsumer(ProtocolConsumer):
     """``ws/chat/<room_name>/``: stores each message, then relays it to every member of the room.
 
     Joins the room's channel-layer group on connect, then sends the room's
-    history (``?after=<id>``: what came after that id); leaves the group on
-    disconnect. A message is stored and delivered through ``rooms.post_message``
-    and reaches every member, the sender included, through ``chat_message``.
+    history (``?after=<id>``: what came after that id) and who is here
+    (chat/presence.py); leaves both on disconnect. Without a login the member
+    goes by its ``?name=``. A message is stored and delivered through
+    ``rooms.post_message`` and reaches every member, the sender included,
+    through ``chat_message``.
     The database is reached through ``database_sync_to_async`` only.
     """
 
@@ -61,19 +63,34 @@ class ChatConsumer(ProtocolConsumer):
         except protocol.ProtocolError as error:
             await self.send(text_data=protocol.encode(error.event()))
             after = None
+        try:
+            self.name = protocol.member_name(self.scope)
+        except protocol.ProtocolError as error:
+            await self.send(text_data=protocol.encode(error.event()))
+            self.name = protocol.ANONYMOUS
         messages, more = await database_sync_to_async(rooms.history)(self.room_name, after)
         self.ids_in_history = {message["id"] for message in messages}
         await self.send(text_data=protocol.encode(protocol.history_event(messages, more)))
+        users = await presence.join(self.room_name, self.name, self.channel_name)
+        self.presence_sent = users
+        await self.send(text_data=protocol.encode(protocol.presence_event(users)))
 
     async def disconnect(self, close_code):
+        await presence.leave(self.channel_name)
         await self.channel_layer.group_discard(self.room_group_name, self.channel_name)
 
     async def receive_message(self, message):
         await database_sync_to_async(rooms.post_message)(
-            self.room_name, message, self.scope.get("user")
+            self.room_name, message, self.scope.get("user"), self.name
         )
 
     async def chat_message(self, event):
         """Send a ``chat.message`` group event to this client unchanged, unless it had it."""
         if event["id"] not in self.ids_in_history:
             await self.send(text_data=protocol.encode(event))
+
+    async def chat_presence(self, event):
+        """Send the room's list of names to this client, unless it is the one it has."""
+        if event["users"] != self.presence_sent:
+            self.presence_sent = event["users"]
+            await self.send(text_data=protocol.encode(protocol.presence_event(event["users"])))

@@ -10,7 +10,7 @@ coroutines, so they go through ``async_to_sync`` (Channels docs, "Channel Layers
 from asgiref.sync import async_to_sync
 from channels.generic.websocket import WebsocketConsumer
 
-from . import protocol, rooms
+from . import presence, protocol, rooms
 
 
 class ProtocolConsumer(WebsocketConsumer):
@@ -44,9 +44,11 @@ class ChatConsumer(ProtocolConsumer):
     """``ws/chat/<room_name>/``: stores each message, then relays it to every member of the room.
 
     Joins the room's channel-layer group on connect, then sends the room's
-    history (``?after=<id>``: what came after that id); leaves the group on
-    disconnect. A message is stored and delivered through ``rooms.post_message``
-    and reaches every member, the sender included, through ``chat_message``.
+    history (``?after=<id>``: what came after that id) and who is here
+    (chat/presence.py); leaves both on disconnect. Without a login the member
+    goes by its ``?name=``. A message is stored and delivered through
+    ``rooms.post_message`` and reaches every member, the sender included,
+    through ``chat_message``.
     """
 
     def connect(self):
@@ -61,17 +63,32 @@ class ChatConsumer(ProtocolConsumer):
         except protocol.ProtocolError as error:
             self.send(text_data=protocol.encode(error.event()))
             after = None
+        try:
+            self.name = protocol.member_name(self.scope)
+        except protocol.ProtocolError as error:
+            self.send(text_data=protocol.encode(error.event()))
+            self.name = protocol.ANONYMOUS
         messages, more = rooms.history(self.room_name, after)
         self.ids_in_history = {message["id"] for message in messages}
         self.send(text_data=protocol.encode(protocol.history_event(messages, more)))
+        users = async_to_sync(presence.join)(self.room_name, self.name, self.channel_name)
+        self.presence_sent = users
+        self.send(text_data=protocol.encode(protocol.presence_event(users)))
 
     def disconnect(self, close_code):
+        async_to_sync(presence.leave)(self.channel_name)
         async_to_sync(self.channel_layer.group_discard)(self.room_group_name, self.channel_name)
 
     def receive_message(self, message):
-        rooms.post_message(self.room_name, message, self.scope.get("user"))
+        rooms.post_message(self.room_name, message, self.scope.get("user"), self.name)
 
     def chat_message(self, event):
         """Send a ``chat.message`` group event to this client unchanged, unless it had it."""
         if event["id"] not in self.ids_in_history:
             self.send(text_data=protocol.encode(event))
+
+    def chat_presence(self, event):
+        """Send the room's list of names to this client, unless it is the one it has."""
+        if event["users"] != self.presence_sent:
+            self.presence_sent = event["users"]
+            self.send(text_data=protocol.encode(protocol.presence_event(event["users"])))

@@ -38,3 +38,18 @@ class Message(models.Model):
     def event(self) -> dict:
         """Return this message as a ``chat.message`` object (chat/protocol.py)."""
         return protocol.chat_event(self.pk, self.text, self.author, self.created)
+
+
+class Presence(models.Model):
+    """One open connection to a room, refreshed while it lives (chat/presence.py)."""
+
+    channel_name = models.CharField(max_length=255, unique=True)
+    room = models.CharField(max_length=protocol.ROOM_NAME_MAX_LENGTH)
+    name = models.CharField(max_length=150)
+    seen = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["room", "seen"], name="chat_presence_room_seen")]
+
+    def __str__(self):
+        return f"{self.name} in {self.room}"

@@ -6,6 +6,8 @@ Server to client, one JSON object per text frame:
 - ``{"type": "echo", "message": ...}`` from ``ws/echo/``;
 - ``{"type": "history", "messages": [...], "more": ...}``, first on joining a room:
   the stored ``chat.message`` objects of the room, oldest first (chat/rooms.py);
+- ``{"type": "presence", "users": [...]}``, right after the history and again
+  whenever the room's set of names changes (chat/presence.py);
 - ``{"type": "chat.message", "id": ..., "message": ..., "user": ..., "timestamp": ...}``
   to every member of a room, the sender included, once the message is stored;
 - ``{"type": "error", "code": ..., "detail": ...}`` for a frame that breaks the
@@ -32,6 +34,9 @@ ROOM_NAME_RULE = f"1 to {ROOM_NAME_MAX_LENGTH} letters, digits, underscores or h
 
 ANONYMOUS = "anonymous"
 
+# A display name in "?name=" (projects without accounts), once trimmed.
+NAME_PATTERN = re.compile(r"[\w .-]{1,32}")
+NAME_RULE = "1 to 32 letters, digits, spaces, underscores, hyphens or dots"
 # A message id in "?after=": digits only, within PostgreSQL's bigint (the id's column).
 MESSAGE_ID_PATTERN = re.compile(r"[0-9]{1,19}")
 MESSAGE_ID_MAX = 2**63 - 1
@@ -40,8 +45,9 @@ MESSAGE_ID_MAX = 2**63 - 1
 class ProtocolError(Exception):
     """A client frame that breaks the protocol.
 
-    ``code`` is one of ``invalid_json``, ``invalid_message``, ``message_too_long``,
-    ``binary_not_supported`` or ``invalid_after``; ``detail`` is a sentence for people.
+    ``code`` is one of ``invalid_json``, ``invalid_message``, ``empty_message``,
+    ``message_too_long``, ``binary_not_supported``, ``invalid_after`` or
+    ``invalid_name``; ``detail`` is a sentence for people.
     """
 
     def __init__(self, code: str, detail: str) -> None:
@@ -73,12 +79,15 @@ def read_message(content: Any) -> str:
     """Return the chat text from a decoded client frame.
 
     Raises ``ProtocolError`` with ``invalid_message`` unless ``content`` is an
-    object with a string "message", and ``message_too_long`` when that string
-    has more than ``settings.CHAT_MAX_MESSAGE_LENGTH`` characters.
+    object with a string "message", ``empty_message`` when that string is empty
+    or only whitespace, and ``message_too_long`` when it has more than
+    ``settings.CHAT_MAX_MESSAGE_LENGTH`` characters.
     """
     if not isinstance(content, dict) or not isinstance(content.get("message"), str):
         raise ProtocolError("invalid_message", 'Send a JSON object with a string "message".')
     message = content["message"]
+    if not message.strip():
+        raise ProtocolError("empty_message", "A message needs some text.")
     limit = settings.CHAT_MAX_MESSAGE_LENGTH
     if len(message) > limit:
         raise ProtocolError("message_too_long", f"A message may hold at most {limit} characters.")
@@ -106,6 +115,21 @@ def read_after(query_string: bytes | str) -> int | None:
         if after <= MESSAGE_ID_MAX:
             return after
     raise ProtocolError("invalid_after", '"after" must be a message id: a non-negative integer.')
+
+
+def read_name(query_string: bytes | str) -> str | None:
+    """Return the display name a query string's ``name`` asks for, trimmed; None without one.
+
+    Raises ``ProtocolError`` with ``invalid_name`` unless it is ``NAME_RULE``.
+    """
+    if isinstance(query_string, bytes):
+        query_string = query_string.decode("utf-8", errors="replace")
+    values = parse_qs(query_string, keep_blank_values=True).get("name")
+    if values is None:
+        return None
+    if len(values) == 1 and NAME_PATTERN.fullmatch(values[0].strip()):
+        return values[0].strip()
+    raise ProtocolError("invalid_name", f"A name is {NAME_RULE}; you are {ANONYMOUS}.")
 
 
 def encode(event: dict[str, Any]) -> str:
@@ -141,6 +165,24 @@ def history_event(messages: list[dict[str, Any]], more: bool) -> dict[str, Any]:
     ``messages`` leaves out (chat/rooms.py, ``history``).
     """
     return {"type": "history", "messages": messages, "more": more}
+
+
+def presence_event(users: list[str]) -> dict[str, Any]:
+    """Return the frame listing who is in a room: sorted, distinct display names."""
+    return {"type": "presence", "users": users}
+
+
+def member_name(scope: dict[str, Any]) -> str:
+    """Return the name a connection goes by: the logged-in username, else its ``?name=``.
+
+    Without a login and a name it is "anonymous". Raises ``ProtocolError`` with
+    ``invalid_name`` for a name that breaks ``NAME_RULE`` (the connection then
+    goes by "anonymous"); with a login, ``?name=`` is ignored.
+    """
+    user = scope.get("user")
+    if user is not None and user.is_authenticated:
+        return user.get_username()
+    return read_name(scope.get("query_string", b"")) or ANONYMOUS
 
 
 def display_name(user) -> str:

@@ -73,6 +73,8 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                # project_name, for every page's header.
+                "chat.views.project",
 {% if cookiecutter.use_auth %}
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
@@ -191,6 +193,9 @@ CHAT_MAX_MESSAGE_LENGTH = env.int("CHAT_MAX_MESSAGE_LENGTH", default=4096)
 # Stored messages a member gets on joining a room (the history frame), and the
 # most that one ?after=<id> frame or API answer holds.
 CHAT_HISTORY_LENGTH = env.int("CHAT_HISTORY_LENGTH", default=50)
+# Seconds after which a connection whose server process stopped refreshing it
+# (killed, or its machine lost) leaves its room's list of who is here.
+CHAT_PRESENCE_TIMEOUT = env.int("CHAT_PRESENCE_TIMEOUT", default=60)
 
 # The production server, started by "manage.py serve" (config/server.py). A ping
 # every SERVER_PING_INTERVAL seconds keeps idle websockets open through proxies;

@@ -23,6 +23,7 @@ from .inprocess import DISCONNECT_TIMEOUT, ORIGIN, TIMEOUT
 from .live import (
     PING_INTERVAL,
     PING_TIMEOUT,
+    PRESENCE_TIMEOUT,
     PROJECT_DIR,
     SHUTDOWN_TIMEOUT,
     AsgiServer,
@@ -159,7 +160,8 @@ def live_env(tmp_path_factory):
     SQLite file of the session's; every server process shares it. Only the HTTPS redirect and
     secure-only cookies are off, since the tests speak plain HTTP; pings come
     every second, so the idle test proves keepalive in seconds rather than
-    minutes, and a stopping server waits seconds, not minutes, for consumers.
+    minutes; a stopping server waits seconds, not minutes, for consumers; and a
+    killed server's members leave their rooms' lists in seconds.
     """
     database = tmp_path_factory.mktemp("live") / "db.sqlite3"
     env = {
@@ -173,6 +175,7 @@ def live_env(tmp_path_factory):
         "SERVER_PING_INTERVAL": str(PING_INTERVAL),
         "SERVER_PING_TIMEOUT": str(PING_TIMEOUT),
         "SERVER_SHUTDOWN_TIMEOUT": str(SHUTDOWN_TIMEOUT),
+        "CHAT_PRESENCE_TIMEOUT": str(PRESENCE_TIMEOUT),
     }
     for command in (["migrate"], ["collectstatic", "--verbosity", "0"]):
         subprocess.run(

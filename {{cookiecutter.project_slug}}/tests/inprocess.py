@@ -16,9 +16,16 @@ TIMEOUT = 5  # seconds to wait for a frame; generous for a loaded machine
 DISCONNECT_TIMEOUT = 0.2
 
 
-async def receive(communicator):
-    """Return the next frame the consumer sent, decoded from JSON."""
-    return json.loads(await communicator.receive_from(timeout=TIMEOUT))
+async def receive(communicator, skip: tuple[str, ...] = ("presence",)):
+    """Return the next frame the consumer sent, decoded from JSON, past those of a ``skip`` type.
+
+    Room members get a presence frame whenever someone joins or leaves; tests
+    about something else skip them, tests about presence pass ``skip=()``.
+    """
+    while True:
+        frame = json.loads(await communicator.receive_from(timeout=TIMEOUT))
+        if frame.get("type") not in skip:
+            return frame
 
 
 async def send(communicator, message: str) -> None:
@@ -29,11 +36,13 @@ async def send(communicator, message: str) -> None:
 async def join(open_communicator, room_name: str, cookie: str | None, query: str = ""):
     """Connect to ``ws/chat/<room_name>/`` (``?<query>`` if given); return it and its history.
 
-    The history frame is the first a member receives; this asserts it is one.
+    A member's first frames are the history, then who is here; this asserts
+    they are, and reads both.
     """
     path = f"/ws/chat/{room_name}/" + (f"?{query}" if query else "")
     communicator, accepted = await open_communicator(path, cookie=cookie)
     assert accepted
-    history = await receive(communicator)
+    history = await receive(communicator, skip=())
     assert history["type"] == "history", history
+    assert (await receive(communicator, skip=()))["type"] == "presence"
     return communicator, history

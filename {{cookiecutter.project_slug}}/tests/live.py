@@ -33,6 +33,9 @@ SHUTDOWN_TIMEOUT = 3
 # may be slow to (a burst of 10,000 deliveries keeps both ends busy).
 PING_INTERVAL = 1
 PING_TIMEOUT = 10
+# Live servers drop a connection whose process stopped refreshing it from the
+# room's list after 3 s (CHAT_PRESENCE_TIMEOUT), refreshing every second.
+PRESENCE_TIMEOUT = 3
 # What a server must never log: the ORM called from async code, SQLite's
 # writers failing each other, or a lost connection to the database.
 DATABASE_ERRORS = re.compile(
@@ -184,9 +187,17 @@ def open_socket(
     )
 
 
-async def receive(websocket, timeout: float = TIMEOUT):
-    """Return the next frame from ``websocket``, decoded; TimeoutError after ``timeout`` s."""
-    return json.loads(await asyncio.wait_for(websocket.recv(), timeout))
+async def receive(websocket, timeout: float = TIMEOUT, skip: tuple[str, ...] = ("presence",)):
+    """Return the next frame from ``websocket``, decoded, past those of a ``skip`` type.
+
+    Raises TimeoutError after ``timeout`` s for one frame. Room members get a
+    presence frame whenever someone joins or leaves; tests about something else
+    skip them, tests about presence pass ``skip=()``.
+    """
+    while True:
+        frame = json.loads(await asyncio.wait_for(websocket.recv(), timeout))
+        if frame.get("type") not in skip:
+            return frame
 
 
 async def send(websocket, message: str) -> None:
@@ -194,10 +205,20 @@ async def send(websocket, message: str) -> None:
     await websocket.send(json.dumps({"message": message}))
 
 
+def receive_in_thread(websocket, timeout: float = TIMEOUT) -> dict:
+    """``receive`` for websockets' threading client: the next frame that is not presence."""
+    while True:
+        frame = json.loads(websocket.recv(timeout))
+        if frame.get("type") != "presence":
+            return frame
+
+
 async def history(websocket) -> dict:
-    """Return the history frame, the first a member of a room receives (asserted)."""
-    frame = await receive(websocket)
+    """Return the history frame, the first a member of a room receives, and read the
+    presence frame that follows it (both asserted)."""
+    frame = await receive(websocket, skip=())
     assert frame["type"] == "history", frame
+    assert (await receive(websocket, skip=()))["type"] == "presence"
     return frame
 
 
@@ -225,3 +246,13 @@ def assert_no_database_errors(log: Path) -> None:
     lines = log.read_text(errors="replace").splitlines()
     errors = [line for line in lines if DATABASE_ERRORS.search(line)]
     assert not errors, "\n".join(errors[:20])
+
+
+async def until_presence(websocket, users: list[str], timeout: float = TIMEOUT) -> None:
+    """Read frames until a presence frame lists ``users``; TimeoutError after ``timeout`` s."""
+    async with asyncio.timeout(timeout):
+        while (await receive(websocket, timeout=timeout, skip=())) != {
+            "type": "presence",
+            "users": users,
+        }:
+            pass

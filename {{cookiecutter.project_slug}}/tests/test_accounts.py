@@ -4,6 +4,7 @@ Unit tests run by default; the live and browser tests carry their markers.
 """
 
 import re
+import uuid
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -14,7 +15,7 @@ from websockets.exceptions import InvalidStatus
 from chat.models import Message
 
 from . import live
-from .browser import RECONNECT_MS, enter_room, say
+from .browser import RECONNECT_MS, enter_room, look_at, say
 from .inprocess import join, receive, send
 from .users import PASSWORD, sign_in
 
@@ -162,3 +163,34 @@ def test_a_logged_out_page_stops_reconnecting_and_offers_the_login(
     expect(status).to_have_attribute("data-state", "connected")
     say(page, "logged in again")
     expect(page.locator("#chat-log .message")).to_have_text("logged in again")
+
+
+@pytest.mark.browser
+def test_the_login_page_looks_right_and_shows_its_error(asgi_server, new_page):
+    page = new_page(asgi_server)
+    page.goto("/accounts/login/")
+    look_at(page, "login")
+    page.fill("#id_username", "nobody")
+    page.fill("#id_password", "not the password")
+    page.click("#login-submit")
+    expect(page.locator(".form-error")).to_contain_text("correct username and password")
+    look_at(page, "login-error")
+
+
+@pytest.mark.browser
+def test_the_signup_page_shows_each_error_beside_its_field(asgi_server, new_page):
+    page = new_page(asgi_server)
+    page.goto("/accounts/signup/")
+    look_at(page, "signup")
+    page.fill("#id_username", f"fay-{uuid.uuid4().hex[:8]}")
+    page.fill("#id_password1", PASSWORD)
+    page.fill("#id_password2", "another pass phrase")
+    page.click("#signup-submit")
+    field, error = page.locator("#id_password2"), page.locator("#id_password2_error")
+    expect(error).to_contain_text("didn’t match")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_have_attribute("aria-describedby", re.compile(r"\bid_password2_error\b"))
+    field_box, error_box = field.bounding_box(), error.bounding_box()
+    below = error_box["y"] - (field_box["y"] + field_box["height"])
+    assert 0 <= below < 16, f"the error is not right below its field: {field_box} {error_box}"
+    look_at(page, "signup-error")

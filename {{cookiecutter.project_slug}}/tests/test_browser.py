@@ -4,10 +4,12 @@ Run with ``pytest -m browser``. Uses the system's Chromium (CHROMIUM_PATH, or
 chromium on PATH); Playwright never downloads a browser here.
 """
 
+import re
 import subprocess
 import sys
 
 import pytest
+from django.conf import settings
 from playwright.sync_api import expect
 
 from .browser import RECONNECT_MS, enter_room, say
@@ -128,3 +130,52 @@ def test_after_a_disconnect_the_page_shows_what_it_missed_once_in_order(
         expect(messages).to_have_text(["before", *missed, "after"])
         ids = message_ids(page)
         assert ids == sorted(set(ids)) and len(ids) == 7, ids
+
+
+def test_the_page_shows_who_is_here(asgi_server, new_page, room_name):
+    first, second = new_page(asgi_server), new_page(asgi_server)
+    ann, ben = sign_in(first, "ann"), sign_in(second, "ben")
+    enter_room(first, room_name)
+    enter_room(second, room_name)
+    for page in (first, second):
+        expect(page.locator("#presence > li")).to_have_text(sorted([ann, ben]))
+    second.close()
+    expect(first.locator("#presence > li")).to_have_text([ann])
+
+
+def test_own_messages_are_marked_and_every_message_shows_its_time(asgi_server, new_page, room_name):
+    first, second = new_page(asgi_server), new_page(asgi_server)
+    sign_in(first, "ann")
+    sign_in(second, "ben")
+    enter_room(first, room_name)
+    enter_room(second, room_name)
+    say(first, "mine")
+    for page, own in ((first, True), (second, False)):
+        item = page.locator("#chat-log > li")
+        expect(item).to_have_count(1)
+        if own:
+            expect(item).to_have_class(re.compile(r"\bown\b"))
+        else:
+            expect(item).not_to_have_class(re.compile(r"\bown\b"))
+        expect(item.locator("time")).to_have_text(re.compile(r"^\d{1,2}:\d{2}"))
+        expect(item.locator("time")).to_be_visible()
+
+
+def test_a_refused_message_stays_in_the_input_and_an_empty_one_is_not_sent(
+    asgi_server, new_page, room_name
+):
+    page = new_page(asgi_server)
+    sign_in(page, "dora")
+    enter_room(page, room_name)
+    text_input = page.locator("#chat-message-input")
+    assert int(text_input.get_attribute("maxlength")) == settings.CHAT_MAX_MESSAGE_LENGTH
+    # What maxlength keeps a person from typing, a script can still put there.
+    too_long = "x" * (settings.CHAT_MAX_MESSAGE_LENGTH + 1)
+    text_input.evaluate("(element, value) => { element.value = value; }", too_long)
+    page.click("#chat-message-submit")
+    expect(page.locator("#chat-error")).to_be_visible()
+    expect(text_input).to_have_value(too_long)
+    say(page, "   ")
+    say(page, "kept until stored")
+    expect(page.locator("#chat-log .message")).to_have_text(["kept until stored"])
+    expect(text_input).to_have_value("")

@@ -1,6 +1,7 @@
-"""The chat's management commands: post_message and prune_messages."""
+"""Management commands: post_message, prune_messages, and what serve says before it starts."""
 
 import io
+import os
 from datetime import timedelta
 
 import pytest
@@ -77,3 +78,15 @@ def test_prune_messages_deletes_only_older_messages():
 def test_prune_messages_refuses_a_negative_age():
     with pytest.raises(CommandError, match="--days"):
         run("prune_messages", "--days", "-1")
+
+
+def test_serve_warns_in_one_line_when_debug_is_on(settings, monkeypatch):
+    """The server replaces the command's process (os.execv): here it is recorded instead."""
+    started = []
+    monkeypatch.setattr(os, "execv", lambda path, argv: started.append(argv))
+    for debug in (True, False):
+        settings.DEBUG = debug
+        _, stderr = run("serve", "--port", "8123")
+        assert stderr.count("\n") == (1 if debug else 0), stderr
+        assert ("DJANGO_DEBUG" in stderr) == debug
+    assert len(started) == 2

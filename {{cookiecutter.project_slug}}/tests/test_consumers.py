@@ -5,9 +5,10 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.utils import timezone
 
-from chat import protocol, rooms
-from chat.models import Message
+from chat import presence, protocol, rooms
+from chat.models import Message, Presence
 
 from .inprocess import join, receive, send
 from .layer import group_size
@@ -72,6 +73,7 @@ BAD_FRAMES = [
         id="message_too_long",
     ),
     pytest.param({"bytes_data": b"\x00\x01"}, "binary_not_supported", id="binary_not_supported"),
+    pytest.param({"text_data": '{"message": " \\t\\n "}'}, "empty_message", id="empty_message"),
 ]
 
 
@@ -212,3 +214,55 @@ async def test_a_message_both_in_the_history_and_delivered_live_reaches_a_member
     await channel_layer.group_send(protocol.group_name(room_name), stored)
     await send(member, "next")
     assert (await receive(member))["message"] == "next"
+
+
+async def test_a_member_learns_who_is_here_after_the_history(open_communicator, room_name, alice):
+    communicator, accepted = await open_communicator(
+        f"/ws/chat/{room_name}/?name=alice", cookie=alice
+    )
+    assert accepted
+    assert (await receive(communicator, skip=()))["type"] == "history"
+    assert await receive(communicator, skip=()) == {"type": "presence", "users": ["alice"]}
+
+
+async def test_every_member_hears_each_change_of_who_is_here_once(
+    open_communicator, room_name, alice, bob
+):
+    """The list changes when a new name joins and when the last connection of a name leaves."""
+    first, _ = await join(open_communicator, room_name, alice, "name=alice")
+    second, _ = await join(open_communicator, room_name, bob, "name=bob")
+    assert await receive(first, skip=()) == {"type": "presence", "users": ["alice", "bob"]}
+    again, _ = await join(open_communicator, room_name, alice, "name=alice")
+    await again.disconnect()
+    # The same names all along: nothing to tell, so the next frame is a message.
+    await send(second, "still two names")
+    for member in (first, second):
+        assert (await receive(member, skip=()))["message"] == "still two names"
+    await second.disconnect()
+    assert await receive(first, skip=()) == {"type": "presence", "users": ["alice"]}
+    assert await first.receive_nothing(timeout=0.2)
+
+
+async def test_a_connection_whose_process_died_leaves_the_list_within_the_timeout(
+    open_communicator, room_name, alice, settings
+):
+    """A row nobody refreshes (its server process was killed) expires; members are told."""
+    settings.CHAT_PRESENCE_TIMEOUT = 1  # refreshes every third of a second
+    await Presence.objects.acreate(
+        channel_name="dead-process!1", room=room_name, name="ghost", seen=timezone.now()
+    )
+    communicator, _ = await join(open_communicator, room_name, alice, "name=alice")
+    assert await receive(communicator, skip=()) == {"type": "presence", "users": ["alice"]}
+    assert await database_sync_to_async(presence.users)(room_name) == ["alice"]
+    assert not await Presence.objects.filter(name="ghost").aexists()
+
+
+async def test_the_presence_refresh_ends_with_the_last_connection(
+    open_communicator, room_name, alice
+):
+    communicator, _ = await join(open_communicator, room_name, alice)
+    keeper = presence.keeper()
+    assert keeper.task is not None and not keeper.task.done()
+    await communicator.disconnect()
+    assert keeper.task is None
+    assert not await Presence.objects.filter(room=room_name).aexists()

@@ -23,6 +23,7 @@ from websockets.sync.client import connect as connect_in_thread
 from . import server
 from .layer import DROP_IN_LOG, IDLE_SECONDS
 from .live import (
+    PRESENCE_TIMEOUT,
     PROJECT_DIR,
     TIMEOUT,
     AsgiServer,
@@ -30,8 +31,10 @@ from .live import (
     history,
     open_socket,
     receive,
+    receive_in_thread,
     send,
     stored_messages,
+    until_presence,
 )
 from .users import live_cookie
 
@@ -59,6 +62,7 @@ def idle_member(asgi_server, live_alice):
     path = f"/ws/chat/room-idle-{uuid.uuid4().hex[:12]}/"
     with open_socket(asgi_server, path, live_alice, client=connect_in_thread) as websocket:
         assert json.loads(websocket.recv(TIMEOUT))["type"] == "history"
+        assert json.loads(websocket.recv(TIMEOUT))["type"] == "presence"
         yield IdleMember(websocket, path, time.monotonic())
 
 
@@ -215,6 +219,25 @@ async def test_a_member_that_reconnects_with_after_gets_exactly_what_it_missed(
             assert (await receive(sender))["message"] == "live again"
 
 
+async def test_who_is_here_holds_across_processes_and_drops_a_killed_one(
+    asgi_server, second_server, room_name, live_alice, live_bob
+):
+    """Two processes on one database: each member sees the other, until one process is killed.
+
+    Through Redis the list reaches the other process's members at once; with the
+    in-memory layer, at its next refresh. The killed process closes nothing: its
+    member leaves the list once its row is PRESENCE_TIMEOUT old.
+    """
+    path = f"/ws/chat/{room_name}/"
+    async with open_socket(asgi_server, f"{path}?name=alice", live_alice) as here:
+        await history(here)
+        async with open_socket(second_server, f"{path}?name=bob", live_bob) as there:
+            await history(there)
+            await until_presence(here, ["alice", "bob"])
+            await asyncio.to_thread(second_server.kill)
+            await until_presence(here, ["alice"], timeout=3 * PRESENCE_TIMEOUT)
+
+
 def run_loadtest(target, cookie, env, *workload: str) -> subprocess.CompletedProcess:
     """Run ``manage.py loadtest`` against the ``target`` server in its own process; return it."""
     args = [sys.executable, "manage.py", "loadtest", target.ws_url(""), "--json", *workload]
@@ -293,7 +316,7 @@ async def test_idle_connection_still_sends_and_receives(asgi_server, idle_member
     async with open_socket(asgi_server, idle_member.path, live_bob) as fresh:
         await history(fresh)
         await send(fresh, "anyone there?")
-        assert json.loads(await asyncio.to_thread(idle.recv, TIMEOUT))["message"] == "anyone there?"
+        assert (await asyncio.to_thread(receive_in_thread, idle))["message"] == "anyone there?"
         assert (await receive(fresh))["message"] == "anyone there?"
         await asyncio.to_thread(idle.send, json.dumps({"message": "still here"}))
         assert (await receive(fresh))["message"] == "still here"

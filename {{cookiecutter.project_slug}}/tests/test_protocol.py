@@ -28,6 +28,8 @@ def test_parse_frame_accepts_extra_fields_and_unicode():
         ('{"message": 42}', "invalid_message"),
         ('{"message": null}', "invalid_message"),
         ('{"text": "hello"}', "invalid_message"),
+        ('{"message": ""}', "empty_message"),
+        ('{"message": " \\t\\n\\u00a0"}', "empty_message"),
     ],
 )
 def test_parse_frame_rejects_bad_frames(text_data, code):
@@ -111,3 +113,53 @@ def test_display_name_without_a_user_is_anonymous():
 
 def test_group_name_fits_channels_limit():
     assert len(protocol.group_name("x" * protocol.ROOM_NAME_MAX_LENGTH)) < 100
+
+
+class LoggedIn:
+    """A logged-in user as the scope holds one (this module needs no database)."""
+
+    is_authenticated = True
+
+    def get_username(self) -> str:
+        return "carol"
+
+
+@pytest.mark.parametrize(
+    ("query_string", "name"),
+    [
+        (b"", "anonymous"),
+        (b"after=3", "anonymous"),
+        (b"name=Ann", "Ann"),
+        (b"name=%20Ann%20Lee%20", "Ann Lee"),
+        ("name=Zoë_O.-1".encode(), "Zoë_O.-1"),
+        (b"name=" + b"x" * 32, "x" * 32),
+    ],
+)
+def test_member_name_without_a_login_is_the_name_asked_for(query_string, name):
+    assert protocol.member_name({"query_string": query_string}) == name
+
+
+@pytest.mark.parametrize(
+    "query_string",
+    [
+        b"name=",
+        b"name=%20%20",
+        b"name=" + b"x" * 33,
+        b"name=a%3Cb",
+        b"name=a&name=b",
+        b"name=a%0Ab",
+    ],
+)
+def test_member_name_refuses_a_name_that_breaks_the_rule(query_string):
+    with pytest.raises(protocol.ProtocolError) as caught:
+        protocol.member_name({"query_string": query_string})
+    assert caught.value.code == "invalid_name"
+
+
+def test_member_name_with_a_login_is_the_username_whatever_name_says():
+    scope = {"user": LoggedIn(), "query_string": b"name=%3Cnot%20valid%3E"}
+    assert protocol.member_name(scope) == "carol"
+
+
+def test_presence_event_shape():
+    assert protocol.presence_event(["a", "b"]) == {"type": "presence", "users": ["a", "b"]}

@@ -2,8 +2,11 @@
 
 This module's twin for a project baked with accounts, users_auth.py, logs its
 users in; here every helper says "nobody": no Cookie header, no login, and
-messages from "anonymous".
+messages from "anonymous", unless a page picked a display name (``sign_in``).
 """
+
+import json
+import uuid
 
 import pytest
 
@@ -66,5 +69,9 @@ def live_bob():
 
 
 def sign_in(page, name: str) -> str:
-    """Nothing to sign in to; return the name messages from ``page`` will carry."""
-    return ANONYMOUS
+    """Give the page's browser context a display name, as the room page's name form keeps it
+    (localStorage "chat.name"); return it: ``name`` with a random suffix, so tests never collide.
+    """
+    display_name = f"{name}-{uuid.uuid4().hex[:8]}"
+    page.context.add_init_script(f"localStorage.setItem('chat.name', {json.dumps(display_name)})")
+    return display_name

@@ -1,9 +1,12 @@
 // The room page: one websocket to ws/chat/<room_name>/, reconnected with
 // exponential backoff whenever it closes, unless the server now sends this page
 // elsewhere (its login page): then it stops and offers that link instead.
-// The first frame is the room's history; a reconnection asks for what came
-// after the last message shown (?after=<id>), so nothing is missed or shown
-// twice. Messages are inserted as text only, in id order.
+// The first frames are the room's history and who is here; a reconnection asks
+// for what came after the last message shown (?after=<id>), so nothing is
+// missed or shown twice. Without accounts the page asks for a name once, keeps
+// it in localStorage ("chat.name") and sends it as ?name=. A message stays in
+// the input until the server has stored it, so a refused one is never lost.
+// Text is inserted as text only, messages in id order.
 (() => {
   "use strict";
 
@@ -11,27 +14,51 @@
   const log = document.getElementById("chat-log");
   const errorBox = document.getElementById("chat-error");
   const status = document.getElementById("connection-status");
+  const presence = document.getElementById("presence");
   const form = document.getElementById("chat-form");
   const input = document.getElementById("chat-message-input");
   const submit = document.getElementById("chat-message-submit");
   const loginAgain = document.getElementById("login-again");
   const loginLink = document.getElementById("login-link");
+  const nameForm = document.getElementById("name-form"); // without accounts only
+  const nameInput = document.getElementById("name-input");
+  const accountName = document.getElementById("user-name"); // with accounts only
 
   const scheme = window.location.protocol === "https:" ? "wss" : "ws";
   const room = encodeURIComponent(roomName);
   const url = `${scheme}://${window.location.host}/ws/chat/${room}/`;
   const apiUrl = `/api/rooms/${room}/messages/`;
+  const nameKey = "chat.name";
   const firstDelay = 500; // ms
   const maxDelay = 30000; // ms
+  const timeFormat = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit" });
 
   let socket = null;
   let failures = 0;
   let lastId = null; // the largest message id shown
+  let pending = null; // the text sent and not yet stored
+  let reconnectNow = false; // the name changed: reconnect at once, not after a backoff
+
+  function storedName() {
+    try {
+      return window.localStorage.getItem(nameKey) || "";
+    } catch {
+      return ""; // storage disabled: go on as "anonymous"
+    }
+  }
+
+  // The name this page's messages carry: the account's, else the stored one.
+  function myName() {
+    if (accountName) {
+      return JSON.parse(accountName.textContent);
+    }
+    return storedName().trim() || "anonymous";
+  }
 
   function setStatus(state, text) {
     status.dataset.state = state;
     status.textContent = text;
-    submit.disabled = state !== "connected";
+    submit.disabled = state !== "connected" || pending !== null;
   }
 
   function showError(detail) {
@@ -47,16 +74,19 @@
     }
     const item = document.createElement("li");
     item.dataset.id = data.id;
+    if (data.user === myName()) {
+      item.classList.add("own");
+    }
     const user = document.createElement("span");
     user.className = "user";
     user.textContent = data.user;
     const text = document.createElement("span");
     text.className = "message";
     text.textContent = data.message;
-    item.append(user, text);
-    if (data.timestamp) {
-      item.title = data.timestamp;
-    }
+    const time = document.createElement("time");
+    time.dateTime = data.timestamp;
+    time.textContent = timeFormat.format(new Date(data.timestamp));
+    item.append(user, text, time);
     const last = log.lastElementChild;
     if (last === null || Number(last.dataset.id) < data.id) {
       log.append(item);
@@ -83,6 +113,27 @@
       page.messages.forEach(showMessage);
       more = page.more && page.messages.length > 0;
       cursor = more ? page.messages[page.messages.length - 1].id : cursor;
+    }
+  }
+
+  function showPresence(users) {
+    presence.replaceChildren(
+      ...users.map((name) => {
+        const item = document.createElement("li");
+        item.textContent = name;
+        return item;
+      }),
+    );
+  }
+
+  // The message this page sent came back stored: the draft has done its job.
+  function settle(data) {
+    if (pending !== null && data.user === myName() && data.message === pending) {
+      if (input.value === pending) {
+        input.value = "";
+      }
+      pending = null;
+      submit.disabled = status.dataset.state !== "connected";
     }
   }
 
@@ -119,7 +170,15 @@
     setStatus("connecting", "Connecting…");
     let opened = false;
     const after = lastId;
-    socket = new WebSocket(after === null ? url : `${url}?after=${after}`);
+    const query = new URLSearchParams();
+    if (after !== null) {
+      query.set("after", after);
+    }
+    if (!accountName && storedName()) {
+      query.set("name", storedName());
+    }
+    const search = query.toString();
+    socket = new WebSocket(search ? `${url}?${search}` : url);
     socket.addEventListener("open", () => {
       opened = true;
       failures = 0;
@@ -129,13 +188,23 @@
       const data = JSON.parse(event.data);
       if (data.type === "chat.message") {
         showMessage(data);
+        settle(data);
       } else if (data.type === "history") {
         showHistory(data, after);
+      } else if (data.type === "presence") {
+        showPresence(data.users);
       } else if (data.type === "error") {
         showError(data.detail);
+        pending = null; // the draft is still in the input: fix it and send again
+        submit.disabled = status.dataset.state !== "connected";
       }
     });
     socket.addEventListener("close", async () => {
+      if (reconnectNow) {
+        reconnectNow = false;
+        connect();
+        return;
+      }
       const loginUrl = opened ? null : await redirectedTo();
       if (loginUrl === null) {
         reconnectLater();
@@ -147,14 +216,39 @@
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    if (!input.value || socket === null || socket.readyState !== WebSocket.OPEN) {
+    const text = input.value;
+    if (!text.trim() || pending !== null || socket === null) {
+      return;
+    }
+    if (socket.readyState !== WebSocket.OPEN) {
       return;
     }
     errorBox.hidden = true;
-    socket.send(JSON.stringify({ message: input.value }));
-    input.value = "";
+    pending = text;
+    submit.disabled = true;
+    socket.send(JSON.stringify({ message: text }));
     input.focus();
   });
+
+  if (nameForm) {
+    nameInput.value = storedName();
+    nameForm.hidden = false;
+    nameForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const name = nameInput.value.trim();
+      if (!nameInput.reportValidity() || name === storedName()) {
+        return;
+      }
+      try {
+        window.localStorage.setItem(nameKey, name);
+      } catch {
+        return;
+      }
+      // Reconnect under the new name; ?after= keeps the log whole.
+      reconnectNow = true;
+      socket.close();
+    });
+  }
 
   connect();
 })();

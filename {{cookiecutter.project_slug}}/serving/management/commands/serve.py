@@ -2,6 +2,7 @@
 
 import os
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from config import server
@@ -15,6 +16,11 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000, help="port to listen on")
 
     def handle(self, *args, bind, port, **options):
+        if settings.DEBUG:
+            # The development .env sets it; production must not (README: "Deploying").
+            self.stderr.write(
+                "Warning: DJANGO_DEBUG is on: never in production (the development .env sets it)."
+            )
         argv = server.command(bind, port)
         self.stdout.write(" ".join(argv))
         self.stdout.flush()
