@@ -56,12 +56,20 @@ class ChatConsumer(ProtocolConsumer):
 
     Joins the room's channel-layer group on connect, then sends the room's
     history (``?after=<id>``: what came after that id) and who is here
-    (chat/presence.py); leaves both on disconnect. Without a login the member
+    (chat/presence.py); leaves both when it ends. Without a login the member
     goes by its ``?name=``. A message is stored and delivered through
     ``rooms.post_message`` and reaches every member, the sender included,
     through ``chat_message``.
     The database is reached through ``database_sync_to_async`` only.
     """
+
+    async def __call__(self, scope, receive, send):
+        """Run the consumer; however it ends, even with its channel layer failing (which
+        skips ``disconnect``), it leaves the room's presence: no list keeps a ghost."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await presence.leave(getattr(self, "channel_name", None))
 
     async def connect(self):
         self.room_name = self.scope["url_route"]["kwargs"]["room_name"]
@@ -88,7 +96,6 @@ class ChatConsumer(ProtocolConsumer):
         await self.send_json(protocol.presence_event(users))
 
     async def disconnect(self, close_code):
-        await presence.leave(self.channel_name)
         await self.channel_layer.group_discard(self.room_group_name, self.channel_name)
 
     async def receive_message(self, message):

@@ -45,11 +45,19 @@ class ChatConsumer(ProtocolConsumer):
 
     Joins the room's channel-layer group on connect, then sends the room's
     history (``?after=<id>``: what came after that id) and who is here
-    (chat/presence.py); leaves both on disconnect. Without a login the member
+    (chat/presence.py); leaves both when it ends. Without a login the member
     goes by its ``?name=``. A message is stored and delivered through
     ``rooms.post_message`` and reaches every member, the sender included,
     through ``chat_message``.
     """
+
+    async def __call__(self, scope, receive, send):
+        """Run the consumer; however it ends, even with its channel layer failing (which
+        skips ``disconnect``), it leaves the room's presence: no list keeps a ghost."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await presence.leave(getattr(self, "channel_name", None))
 
     def connect(self):
         self.room_name = self.scope["url_route"]["kwargs"]["room_name"]
@@ -76,7 +84,6 @@ class ChatConsumer(ProtocolConsumer):
         self.send(text_data=protocol.encode(protocol.presence_event(users)))
 
     def disconnect(self, close_code):
-        async_to_sync(presence.leave)(self.channel_name)
         async_to_sync(self.channel_layer.group_discard)(self.room_group_name, self.channel_name)
 
     def receive_message(self, message):

@@ -89,8 +89,9 @@ class Keeper:
             )
         return await self.announce(room_name, only_if_changed=True)
 
-    async def leave(self, channel_name: str) -> None:
-        """Remove a connection and tell its room; a failure is logged (the row expires)."""
+    async def leave(self, channel_name: str | None) -> None:
+        """Remove a connection (None, or one that never joined: nothing to do) and tell its
+        room; a failure is logged (the row expires)."""
         if channel_name not in self.members:
             return  # it never joined: its connection failed first
         room_name, _ = self.members.pop(channel_name)
@@ -147,6 +148,6 @@ async def join(room_name: str, name: str, channel_name: str) -> list[str]:
     return await keeper().join(room_name, name, channel_name)
 
 
-async def leave(channel_name: str) -> None:
+async def leave(channel_name: str | None) -> None:
     """Remove a connection from its room's presence (see ``Keeper.leave``)."""
     await keeper().leave(channel_name)

@@ -13,6 +13,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from .live import (
+    PRESENCE_TIMEOUT,
     PROJECT_DIR,
     AsgiServer,
     Process,
@@ -21,6 +22,7 @@ from .live import (
     open_socket,
     receive,
     send,
+    until_presence,
 )
 from .users import live_cookie
 
@@ -138,8 +140,8 @@ async def test_server_recovers_from_a_redis_outage(
         cookie = live_cookie(server, "alice")
         path = f"/ws/chat/{room_name}/"
         async with (
-            open_socket(server, path, cookie) as first,
-            open_socket(server, path, cookie) as second,
+            open_socket(server, f"{path}?name=alice", cookie) as first,
+            open_socket(server, f"{path}?name=bob", live_cookie(server, "bob")) as second,
         ):
             await history(first)
             await history(second)
@@ -165,10 +167,11 @@ async def test_server_recovers_from_a_redis_outage(
         # Redis is back: new connections work, without restarting the server.
         await asyncio.to_thread(private_redis.start)
         async with (
-            open_socket(server, path, cookie) as first,
-            open_socket(server, path, cookie) as second,
+            open_socket(server, f"{path}?name=alice", cookie) as first,
+            open_socket(server, f"{path}?name=alice", cookie) as second,
         ):
-            await history(first)
+            # Who is here is right again: bob left during the outage.
+            await until_presence(first, ["alice"], timeout=3 * PRESENCE_TIMEOUT)
             await history(second)
             await send(first, "after")
             assert (await receive(second))["message"] == "after"
