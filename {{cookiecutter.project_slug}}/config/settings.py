@@ -91,9 +91,13 @@ ASGI_APPLICATION = "config.asgi.application"
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
-# No persistent connections: under ASGI each connection belongs to one thread
-# and would outlive it (Django docs, "Asynchronous support"); PostgreSQL pools instead.
-DATABASES["default"]["CONN_MAX_AGE"] = 0
+# PostgreSQL: no persistent connections under ASGI, where a connection belongs to
+# one thread and would outlive it (Django docs, "Asynchronous support"); the pool
+# below instead. SQLite: its one connection stays open, since every ORM call runs
+# on asgiref's one thread for sync code and opening it again for each message
+# costs about 15 ms (BENCHMARKS.md).
+SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+DATABASES["default"]["CONN_MAX_AGE"] = None if SQLITE else 0
 engine_options = {
     # Many consumers writing at once: readers never wait for the writer (WAL),
     # a write transaction takes the lock when it starts rather than failing
