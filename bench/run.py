@@ -1,19 +1,25 @@
-"""``make bench``: baked projects under each ASGI server against a bare websockets server.
+"""``make bench``: baked projects under each ASGI server against two bare websocket servers.
 
 For each setup (channel layer x consumer style x ASGI server, without auth) it
-bakes the project, serves it with ``manage.py serve`` as a real process (one
-worker, so every server is compared per process with the one-process bare
-server), and measures with the baked project's own load tool
-(``manage.py loadtest``, in its own process; the same tool measures the bare
-server):
+bakes the project, gives it a SQLite database of its own (migrated), serves it
+with ``manage.py serve`` as a real process (one worker, so every server is
+compared per process with the one-process bare servers), and measures with the
+baked project's own load tool (``manage.py loadtest``, in processes of its own,
+``--processes``; the same tool measures the bare servers):
 
 - echo: N clients each doing M sequential round trips: messages/s, p50, p99;
 - broadcast: K members in one room, S of them sending at once: deliveries/s,
   delivered against sent (a lost message fails the benchmark);
 - idle: server resident memory per open idle connection, at C connections.
 
-Each figure is measured R times; the table gives the median, the spread (min
-to max) and the ratio of the medians to the bare server's from the same run.
+The bare servers (bench/bare_server.py, on ``websockets`` and on ``picows``)
+run from this Python, so they need the template's test requirements. Each is
+also measured with the load tool in one process, alternating with the full
+count on the same server, so that the results show whether one process of the
+tool caps the figures.
+
+Each figure is measured R times; the tables give the median, the spread (min
+to max) and the ratios of the medians to each bare server's from the same run.
 It writes BENCHMARKS.md's results section and BENCHMARKS.png (ratios per setup).
 """
 
@@ -38,6 +44,8 @@ from tests.support.matrix import BENCH_COMBINATIONS, CHOICES, TEMPLATE_DIR, comb
 from tests.support.servers import Background, RedisServer, answers_http, free_port
 
 BARE_SERVER = Path(__file__).resolve().parent / "bare_server.py"
+# The bare servers, by name in the results, and the library each is built on.
+BARE_LIBRARIES = {"bare websockets": "websockets", "bare picows": "picows"}
 RESULTS_START = "<!-- results: written by bench/run.py -->"
 RESULTS_END = "<!-- end of results -->"
 
@@ -54,13 +62,18 @@ class Workload:
     messages: int = 40
     idle: int = 1000
     repeats: int = 3
+    # Processes of the load tool: one per core. One Python process takes in a
+    # broadcast's deliveries slower than the fastest servers send them
+    # (BENCHMARKS.md, "The load tool").
+    processes: int = os.cpu_count() or 1
 
 
 @dataclass
 class Figures:
-    """Every repeat of each figure for one target (a setup or the bare server)."""
+    """Every repeat of each figure for one target (a setup or a bare server) under one load."""
 
     name: str
+    processes: int  # of the load tool
     echo: list[float] = field(default_factory=list)  # messages/s
     p50: list[float] = field(default_factory=list)  # ms
     p99: list[float] = field(default_factory=list)  # ms
@@ -133,31 +146,39 @@ def idle_memory(tool: list[str], cwd: Path, env: dict, target: Target, connectio
     return (after - before) / connections / 1024
 
 
-def measure(start, tool: list[str], cwd: Path, env: dict, load: Workload) -> Figures:
+def measure(
+    start, tool: list[str], cwd: Path, env: dict, load: Workload, one_process: bool = False
+) -> tuple[Figures, Figures | None]:
     """Measure every figure ``load.repeats`` times against targets made by ``start()``.
 
-    Echo and broadcast share one server. Memory per idle connection is taken on
-    a fresh server each time: one that has already served a load reuses memory
-    it holds, and the difference would say nothing.
+    Returns the figures under ``load.processes`` processes of the load tool
+    and, when ``one_process``, the echo and broadcast figures under one
+    process, taken on the same server in turn with the others within each
+    repeat (None otherwise). Echo and broadcast share one server. Memory per
+    idle connection is taken on a fresh server each time: one that has already
+    served a load reuses memory it holds, and the difference would say nothing.
     """
     echo_args = ["--only", "echo", "--echo-clients", str(load.echo_clients)]
     echo_args += ["--echo-messages", str(load.echo_messages)]
     broadcast_args = ["--only", "broadcast", "--members", str(load.members)]
     broadcast_args += ["--senders", str(load.senders), "--messages", str(load.messages)]
     target = start()
-    figures = Figures(target.name)
+    figures = Figures(target.name, load.processes)
+    single = Figures(target.name, 1) if one_process else None
     try:
         # One warm-up round, not counted: imports, caches and connection pools.
         loadtest(tool, cwd, env, target.url, "--only", "echo", "--echo-clients", "5")
         for _ in range(load.repeats):
-            echo = loadtest(tool, cwd, env, target.url, *echo_args)["echo"]
-            figures.echo.append(echo["messages_per_s"])
-            figures.p50.append(echo["p50_ms"])
-            figures.p99.append(echo["p99_ms"])
-            broadcast = loadtest(tool, cwd, env, target.url, *broadcast_args)["broadcast"]
-            figures.broadcast.append(broadcast["deliveries_per_s"])
-            figures.delivered += broadcast["delivered"]
-            figures.sent += broadcast["sent"]
+            for taken in filter(None, (figures, single)):
+                processes = ("--processes", str(taken.processes))
+                echo = loadtest(tool, cwd, env, target.url, *echo_args, *processes)["echo"]
+                taken.echo.append(echo["messages_per_s"])
+                taken.p50.append(echo["p50_ms"])
+                taken.p99.append(echo["p99_ms"])
+                result = loadtest(tool, cwd, env, target.url, *broadcast_args, *processes)
+                taken.broadcast.append(result["broadcast"]["deliveries_per_s"])
+                taken.delivered += result["broadcast"]["delivered"]
+                taken.sent += result["broadcast"]["sent"]
     finally:
         target.stop()
     for _ in range(load.repeats):
@@ -168,64 +189,107 @@ def measure(start, tool: list[str], cwd: Path, env: dict, load: Workload) -> Fig
             figures.memory.append(idle_memory(tool, cwd, env, fresh, load.idle))
         finally:
             fresh.stop()
-    return figures
+    return figures, single
 
 
 def summary(values: list[float]) -> tuple[float, float, float]:
     return statistics.median(values), min(values), max(values)
 
 
-def markdown(results: list[Figures], bare: Figures) -> str:
-    """Return the results table: medians, spreads and ratios to the bare server."""
-    bare_echo = statistics.median(bare.echo)
-    bare_broadcast = statistics.median(bare.broadcast)
-    bare_memory = statistics.median(bare.memory)
+def ratio_header(bare: Figures) -> str:
+    """``× websockets`` for the bare websockets server: a ratio column's header."""
+    return f"× {bare.name.removeprefix('bare ')}"
+
+
+def markdown(results: list[Figures], bares: list[Figures]) -> str:
+    """Return the results table: medians, spreads and ratios to each bare server."""
+    ratios = " | ".join(ratio_header(bare) for bare in bares)
+    right = " | ".join("---:" for _ in bares)
     lines = [
-        "| setup | echo msg/s (min–max) | × bare | p50 / p99 ms | broadcast deliveries/s "
-        "(min–max) | × bare | delivered / sent | KiB per idle connection | × bare |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"| setup | echo msg/s (min–max) | {ratios} | p50 / p99 ms "
+        f"| broadcast deliveries/s (min–max) | {ratios} | delivered / sent "
+        f"| KiB per idle connection | {ratios} |",
+        f"| --- | ---: | {right} | ---: | ---: | {right} | ---: | ---: | {right} |",
     ]
-    for figures in [bare, *results]:
+
+    def against(figures: Figures, figure: str) -> str:
+        value = statistics.median(getattr(figures, figure))
+        return " | ".join(
+            f"{value / statistics.median(getattr(bare, figure)):.2f}" for bare in bares
+        )
+
+    for figures in [*bares, *results]:
         echo, echo_min, echo_max = summary(figures.echo)
         broadcast, b_min, b_max = summary(figures.broadcast)
         memory, m_min, m_max = summary(figures.memory)
         lines.append(
             f"| {figures.name} | {echo:,.0f} ({echo_min:,.0f}–{echo_max:,.0f}) "
-            f"| {echo / bare_echo:.2f} "
+            f"| {against(figures, 'echo')} "
             f"| {statistics.median(figures.p50):.1f} / {statistics.median(figures.p99):.1f} "
-            f"| {broadcast:,.0f} ({b_min:,.0f}–{b_max:,.0f}) | {broadcast / bare_broadcast:.2f} "
+            f"| {broadcast:,.0f} ({b_min:,.0f}–{b_max:,.0f}) | {against(figures, 'broadcast')} "
             f"| {figures.delivered} / {figures.sent} "
-            f"| {memory:.1f} ({m_min:.1f}–{m_max:.1f}) | {memory / bare_memory:.2f} |"
+            f"| {memory:.1f} ({m_min:.1f}–{m_max:.1f}) | {against(figures, 'memory')} |"
         )
     return "\n".join(lines)
 
 
-def plot(results: list[Figures], bare: Figures, path: Path) -> None:
-    """Write a bar chart of the three ratios per setup to ``path`` (PNG)."""
+def load_table(pairs: list[tuple[Figures, Figures]]) -> str:
+    """Return the table of each bare server under one process of the load tool and under all.
+
+    ``pairs`` holds (one process, all processes) figures of each bare server.
+    """
+    lines = [
+        "| bare server | load processes | echo msg/s (min–max) | × 1 process | p50 / p99 ms "
+        "| broadcast deliveries/s (min–max) | × 1 process | delivered / sent |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for single, full in pairs:
+        for figures in (single, full):
+            echo, echo_min, echo_max = summary(figures.echo)
+            broadcast, b_min, b_max = summary(figures.broadcast)
+            lines.append(
+                f"| {figures.name} | {figures.processes} "
+                f"| {echo:,.0f} ({echo_min:,.0f}–{echo_max:,.0f}) "
+                f"| {echo / statistics.median(single.echo):.2f} "
+                f"| {statistics.median(figures.p50):.1f} / {statistics.median(figures.p99):.1f} "
+                f"| {broadcast:,.0f} ({b_min:,.0f}–{b_max:,.0f}) "
+                f"| {broadcast / statistics.median(single.broadcast):.2f} "
+                f"| {figures.delivered} / {figures.sent} |"
+            )
+    return "\n".join(lines)
+
+
+def plot(results: list[Figures], bares: list[Figures], path: Path) -> None:
+    """Write bar charts of each setup's three ratios to each bare server to ``path`` (PNG).
+
+    One panel per figure, one bar per bare server beside each setup's name,
+    and a line at 1: the bare server's own level.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = [figures.name for figures in results]
-    ratios = {
-        "echo msg/s × bare": [
-            statistics.median(f.echo) / statistics.median(bare.echo) for f in results
-        ],
-        "broadcast deliveries/s × bare": [
-            statistics.median(f.broadcast) / statistics.median(bare.broadcast) for f in results
-        ],
-        "memory per idle connection × bare": [
-            statistics.median(f.memory) / statistics.median(bare.memory) for f in results
-        ],
+    panels = {
+        "echo": "echo msg/s",
+        "broadcast": "broadcast deliveries/s",
+        "memory": "memory per idle connection",
     }
-    figure, axes = plt.subplots(3, 1, figsize=(12, 10), sharex=True)
-    for axis, (label, values) in zip(axes, ratios.items(), strict=True):
-        axis.bar(range(len(names)), values)
+    width = 0.8 / len(bares)
+    figure, axes = plt.subplots(3, 1, figsize=(12, 11), sharex=True)
+    for axis, (figure_name, label) in zip(axes, panels.items(), strict=True):
+        for number, bare in enumerate(bares):
+            level = statistics.median(getattr(bare, figure_name))
+            values = [statistics.median(getattr(f, figure_name)) / level for f in results]
+            offset = (number - (len(bares) - 1) / 2) * width
+            positions = [index + offset for index in range(len(names))]
+            axis.bar(positions, values, width, label=ratio_header(bare))
         axis.axhline(1.0, color="grey", linewidth=0.8)
-        axis.set_ylabel(label)
+        axis.set_ylabel(f"{label}\n(ratio to the bare server)")
+    axes[0].legend(loc="upper right")
     axes[-1].set_xticks(range(len(names)), names, rotation=60, ha="right")
-    figure.suptitle("Baked projects against a bare websockets server (same run, 2-core machine)")
+    figure.suptitle("Baked projects against bare websocket servers (same run, 2-core machine)")
     figure.tight_layout()
     figure.savefig(path, dpi=80)
     plt.close(figure)
@@ -237,7 +301,7 @@ def machine(pythons: list[Path]) -> str:
     A package installed at different versions in different venvs lists each.
     """
     packages = ["django", "channels", "channels-redis", "daphne", "uvicorn", "granian"]
-    packages += ["websockets", "redis", "hiredis"]
+    packages += ["websockets", "picows", "redis", "hiredis"]
     code = (
         "import importlib.metadata as m, json, sys\n"
         f"names = {packages!r}\n"
@@ -263,11 +327,12 @@ def machine(pythons: list[Path]) -> str:
 
 @dataclass
 class Setup:
-    """One baked project (a combination without auth) and how long its bake took."""
+    """One baked project (a combination without auth), how long its bake took, its settings."""
 
     combination: dict
     path: Path
     bake_seconds: float
+    env: dict = field(default_factory=dict)  # its settings, its own database included
 
     @property
     def name(self) -> str:
@@ -289,13 +354,19 @@ def main() -> int:
     servers = CHOICES["asgi_server"]
     parser.add_argument("--servers", nargs="+", default=servers, choices=servers)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--load-processes",
+        type=int,
+        default=Workload.processes,
+        help="processes of the load tool (default: one per core)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny workloads, to check it runs")
     parser.add_argument("--output", type=Path, default=TEMPLATE_DIR / "BENCHMARKS.md")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
     arguments = parser.parse_args()
-    load = Workload(repeats=arguments.repeats)
+    load = Workload(repeats=arguments.repeats, processes=arguments.load_processes)
     if arguments.quick:
-        load = Workload(5, 10, 5, 2, 5, 20, repeats=1)
+        load = Workload(5, 10, 5, 2, 5, 20, repeats=1, processes=arguments.load_processes)
 
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     redis = None
@@ -309,7 +380,6 @@ def main() -> int:
         "DJANGO_DEBUG": "false",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
         "SERVER_WORKERS": "1",
         "CHANNEL_LAYER_CAPACITY": "100000",  # the benchmark measures speed, not back-pressure
         "PYTHONWARNINGS": "ignore",
@@ -338,44 +408,53 @@ def main() -> int:
                 install_venv(setup.path, venv=venv, project=False)
                 venvs[setup.venv_key] = venv / "bin" / "python"
                 install_seconds[setup.venv_key] = time.perf_counter() - started
+        for setup in setups:
+            # A database of its own, as a deployment has: a stored message
+            # is written to the setup's database alone.
+            setup.env = {**env, "DATABASE_URL": f"sqlite:///{work / setup.name}.sqlite3"}
+            subprocess.run(
+                [str(venvs[setup.venv_key]), "manage.py", "migrate", "--noinput", "-v", "0"],
+                cwd=setup.path,
+                env=setup.env,
+                check=True,
+            )
         tool_setup = setups[0]
-        tool_python = venvs[tool_setup.venv_key]
-        tool = [str(tool_python), "manage.py", "loadtest"]
-        subprocess.run(
-            [str(tool_python), "manage.py", "migrate", "--noinput", "-v", "0"],
-            cwd=tool_setup.path,
-            env=env,
-            check=True,
-        )
+        tool = [str(venvs[tool_setup.venv_key]), "manage.py", "loadtest"]
 
-        bare_figures = measure(
-            lambda: Target("bare websockets", [str(tool_python), str(BARE_SERVER)], work, env),
-            tool,
-            tool_setup.path,
-            env,
-            load,
-        )
+        bares, load_pairs = [], []
+        for name, library in BARE_LIBRARIES.items():
+            command = [sys.executable, str(BARE_SERVER), "--library", library]
+            full, single = measure(
+                lambda name=name, command=command: Target(name, command, work, env),
+                tool,
+                tool_setup.path,
+                tool_setup.env,
+                load,
+                one_process=True,
+            )
+            bares.append(full)
+            load_pairs.append((single, full))
+            print(f"measured {name}", file=sys.stderr)
         results = []
         for setup in setups:
             command = [str(venvs[setup.venv_key]), "manage.py", "serve", "--bind", "127.0.0.1"]
-            results.append(
-                measure(
-                    lambda setup=setup, command=command: Target(
-                        setup.name, command, setup.path, env
-                    ),
-                    tool,
-                    tool_setup.path,
-                    env,
-                    load,
-                )
+            figures, _ = measure(
+                lambda setup=setup, command=command: Target(
+                    setup.name, command, setup.path, setup.env
+                ),
+                tool,
+                tool_setup.path,
+                tool_setup.env,
+                load,
             )
+            results.append(figures)
             print(f"measured {setup.name}", file=sys.stderr)
     finally:
         if redis is not None:
             redis.kill()
 
-    lost = [figures.name for figures in results if figures.delivered != figures.sent]
-    table = markdown(results, bare_figures)
+    measured = [*bares, *(single for single, _ in load_pairs), *results]
+    lost = sorted({f.name for f in measured if f.delivered != f.sent})
     bake_seconds = statistics.median(setup.bake_seconds for setup in setups)
     install = statistics.median(install_seconds.values())
     matrix = TEMPLATE_DIR / ".cache" / "last-test-run.json"
@@ -386,16 +465,23 @@ def main() -> int:
             f"{recorded['seconds'] / 60:.1f} min for {recorded['tests']} tests "
             f"({recorded['when']}, -n {recorded['workers']})"
         )
+    processes = f"{load.processes} process{'es' if load.processes > 1 else ''}"
     report = "\n".join(
         [
             RESULTS_START,
-            f"Machine: {machine(list(venvs.values()))}.",
+            f"Machine: {machine([*venvs.values(), Path(sys.executable)])}.",
             "",
             f"Workload: echo {load.echo_clients} clients × {load.echo_messages} round trips; "
             f"broadcast {load.members} members, {load.senders} sending {load.messages} each; "
-            f"{load.idle} idle connections; each figure {load.repeats}× (median, min–max).",
+            f"{load.idle} idle connections; the load tool in {processes} "
+            f"(`--processes {load.processes}`); each figure {load.repeats}× (median, min–max).",
             "",
-            table,
+            markdown(results, bares),
+            "",
+            "The load tool in one process and in all, taking turns on the same bare server "
+            "(× 1 process: the ratio of medians):",
+            "",
+            load_table(load_pairs),
             "",
             f"Template test run: one bake {bake_seconds:.2f} s (median of {len(setups)}); one "
             f"install of a baked project's dependencies {install:.1f} s (median); the whole "
@@ -405,7 +491,7 @@ def main() -> int:
     )
     print(report)
     write_results(arguments.output, report)
-    plot(results, bare_figures, arguments.output.with_suffix(".png"))
+    plot(results, bares, arguments.output.with_suffix(".png"))
     shutil.rmtree(work, ignore_errors=True)
     if lost:
         print(f"messages lost in: {', '.join(lost)}", file=sys.stderr)
