@@ -4,6 +4,8 @@ Unit tests run by default; the live and browser tests carry their markers.
 """
 
 import re
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -101,6 +103,23 @@ async def test_live_anonymous_handshake_is_rejected(asgi_server, path):
         async with live.open_socket(asgi_server, path):
             pass
     assert caught.value.response.status_code == 403
+
+
+@pytest.mark.live
+def test_loadtest_without_a_cookie_says_so_in_one_line(asgi_server, live_env):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "loadtest", asgi_server.ws_url(""), "--only", "echo"],
+        cwd=live.PROJECT_DIR,
+        env=live_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"CommandError: {asgi_server.ws_url('')} refused the handshake (HTTP 403): with "
+        "accounts, pass --cookie with a logged-in session's Cookie header; else check --origin"
+    ], result.stderr
 
 
 @pytest.mark.live

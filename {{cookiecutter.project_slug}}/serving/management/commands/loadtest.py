@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from chat import protocol
 
@@ -371,6 +372,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         client = Client(options["url"], options["cookie"], options["origin"], options["timeout"])
+        check_handshake(client, options["url"])
         if options["idle"]:
             asyncio.run(hold_idle(client, options["idle"], options["hold"], sys.stdout))
             return
@@ -405,6 +407,30 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(results))
         else:
             Console().print(summary_table(results))
+
+
+def check_handshake(client: Client, url: str) -> None:
+    """Open and close one connection to ``ws/echo/`` before any workload.
+
+    Raises CommandError, in one line, when the server refuses the handshake
+    (with accounts: no ``--cookie``; or an Origin it does not allow) or cannot
+    be reached, rather than a traceback from deep inside a workload.
+    """
+
+    async def probe() -> None:
+        async with client.open("/ws/echo/"):
+            pass
+
+    try:
+        asyncio.run(probe())
+    except InvalidStatus as error:
+        status = error.response.status_code
+        raise CommandError(
+            f"{url} refused the handshake (HTTP {status}): with accounts, pass --cookie with "
+            "a logged-in session's Cookie header; else check --origin"
+        ) from None
+    except OSError as error:
+        raise CommandError(f"cannot reach {url}: {error}") from None
 
 
 def summary_table(results: dict) -> Table:
