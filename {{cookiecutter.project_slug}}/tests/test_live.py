@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -274,8 +275,12 @@ def test_loadtest_fails_when_messages_are_lost(live_env, live_users, tmp_path):
     interleave before the members have read, which a burst usually causes (it
     loses most of its deliveries) but cannot force: with a fast server and the
     load tool slowed by a busy machine, broadcasts can arrive one at a time and
-    all be delivered. So each burst's verdict is checked against the server's
-    own log of drops, and bursts repeat until one has dropped something.
+    all be delivered. So bursts repeat until one loses something, and a drop
+    in the server's log must always come with the tool's exit 1. The converse
+    does not hold with Redis: channels_redis's per-process receive buffer, of
+    the same capacity, drops its oldest message without a log line
+    (channels_redis #212), so a loss may show in the tool alone; then the tool
+    must say how many it counted.
     """
     env = {**live_env, "CHANNEL_LAYER_CAPACITY": "1"}
     log = tmp_path / "server.log"
@@ -290,12 +295,16 @@ def test_loadtest_fails_when_messages_are_lost(live_env, live_users, tmp_path):
                 *("--only", "broadcast", "--members", "20", "--messages", "40", "--timeout", "3"),
             )
             dropped = DROP_IN_LOG.search(log.read_bytes()[offset:].decode(errors="replace"))
-            assert result.returncode == (1 if dropped else 0), result.stdout + result.stderr
             if dropped:
+                assert result.returncode == 1, result.stdout + result.stderr
+            if result.returncode == 0:
+                figures = json.loads(result.stdout)["broadcast"]
+                assert figures["delivered"] == figures["sent"], figures
+            else:
                 break
         else:
             pytest.fail(f"none of {LOSSY_BURSTS} bursts overflowed a channel of capacity 1")
-    assert "messages lost" in result.stderr, result.stderr
+    assert re.search(r"\d+ of \d+ messages lost", result.stderr), result.stderr
 
 
 def test_healthcheck_passes_while_the_server_runs_and_fails_without_it(asgi_server):
