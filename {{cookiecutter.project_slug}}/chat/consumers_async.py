@@ -39,7 +39,7 @@ class EchoConsumer(ProtocolConsumer):
         await self.send(text_data=protocol.encode(protocol.echo_event(message)))
 
 
-class ChatConsumer(ProtocolConsumer):
+class ChatConsumer(presence.LeaveOnExitMixin, ProtocolConsumer):
     """``ws/chat/<room_name>/``: stores each message, then relays it to every member of the room.
 
     Joins the room's channel-layer group on connect, then sends the room's
@@ -51,14 +51,6 @@ class ChatConsumer(ProtocolConsumer):
     The database is reached through ``database_sync_to_async`` only.
     """
 
-    async def __call__(self, scope, receive, send):
-        """Run the consumer; however it ends, even with its channel layer failing (which
-        skips ``disconnect``), it leaves the room's presence: no list keeps a ghost."""
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            await presence.leave(getattr(self, "channel_name", None))
-
     async def connect(self):
         self.room_name = self.scope["url_route"]["kwargs"]["room_name"]
         self.room_group_name = protocol.group_name(self.room_name)
@@ -66,16 +58,9 @@ class ChatConsumer(ProtocolConsumer):
         # in the history, or delivered live, or both (chat_message skips it then).
         await self.channel_layer.group_add(self.room_group_name, self.channel_name)
         await self.accept()
-        try:
-            after = protocol.read_after(self.scope["query_string"])
-        except protocol.ProtocolError as error:
-            await self.send(text_data=protocol.encode(error.event()))
-            after = None
-        try:
-            self.name = protocol.member_name(self.scope)
-        except protocol.ProtocolError as error:
-            await self.send(text_data=protocol.encode(error.event()))
-            self.name = protocol.ANONYMOUS
+        after, self.name, errors = protocol.read_join(self.scope)
+        for error in errors:
+            await self.send(text_data=protocol.encode(error))
         messages, more = await database_sync_to_async(rooms.history)(self.room_name, after)
         self.ids_in_history = {message["id"] for message in messages}
         await self.send(text_data=protocol.encode(protocol.history_event(messages, more)))

@@ -43,7 +43,7 @@ def users(room_name: str) -> list[str]:
 
 def refresh(members: dict[str, tuple[str, str]]) -> None:
     """Mark these connections (channel name: (room, name)) seen now, re-creating any row
-    that is gone; delete the rows nobody refreshed within the timeout."""
+    that is gone."""
     now = timezone.now()
     rows = [
         Presence(channel_name=channel, room=room, name=name, seen=now)
@@ -52,7 +52,11 @@ def refresh(members: dict[str, tuple[str, str]]) -> None:
     Presence.objects.bulk_create(
         rows, update_conflicts=True, unique_fields=["channel_name"], update_fields=["seen"]
     )
-    cutoff = now - timedelta(seconds=settings.CHAT_PRESENCE_TIMEOUT)
+
+
+def expire() -> None:
+    """Delete the rows nobody refreshed within the timeout (``users`` already ignores them)."""
+    cutoff = timezone.now() - timedelta(seconds=settings.CHAT_PRESENCE_TIMEOUT)
     Presence.objects.filter(seen__lt=cutoff).delete()
 
 
@@ -124,10 +128,26 @@ class Keeper:
             await asyncio.sleep(interval)
             try:
                 await database_sync_to_async(refresh)(dict(self.members))
+                await database_sync_to_async(expire)()
                 for room_name in {room for room, _ in self.members.values()}:
                     await self.announce(room_name)
             except Exception:
                 logger.exception("Presence: refresh failed; retrying in %s s", interval)
+
+
+class LeaveOnExitMixin:
+    """For a room's consumer: however it ends, it leaves its room's presence.
+
+    A consumer whose channel layer fails (a Redis outage) ends without
+    ``disconnect``; without this its process would go on refreshing its row,
+    a ghost in the list for good. Put it before the Channels consumer class.
+    """
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await leave(getattr(self, "channel_name", None))
 
 
 _keepers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Keeper]" = (

@@ -99,15 +99,20 @@ def parse_frame(text_data: str | bytes | None) -> str:
     return read_message(decode_frame(text_data))
 
 
+def query_values(query_string: bytes | str, key: str) -> list[str] | None:
+    """Return every value ``key`` has in a query string (blank ones too), or None without it."""
+    if isinstance(query_string, bytes):
+        query_string = query_string.decode("utf-8", errors="replace")
+    return parse_qs(query_string, keep_blank_values=True).get(key)
+
+
 def read_after(query_string: bytes | str) -> int | None:
     """Return the ``after`` message id of a query string, or None when it has none.
 
     Raises ``ProtocolError`` with ``invalid_after`` unless its one value is a
     non-negative integer (digits only) that fits a message id.
     """
-    if isinstance(query_string, bytes):
-        query_string = query_string.decode("latin-1")
-    values = parse_qs(query_string, keep_blank_values=True).get("after")
+    values = query_values(query_string, "after")
     if values is None:
         return None
     if len(values) == 1 and MESSAGE_ID_PATTERN.fullmatch(values[0]):
@@ -122,9 +127,7 @@ def read_name(query_string: bytes | str) -> str | None:
 
     Raises ``ProtocolError`` with ``invalid_name`` unless it is ``NAME_RULE``.
     """
-    if isinstance(query_string, bytes):
-        query_string = query_string.decode("utf-8", errors="replace")
-    values = parse_qs(query_string, keep_blank_values=True).get("name")
+    values = query_values(query_string, "name")
     if values is None:
         return None
     if len(values) == 1 and NAME_PATTERN.fullmatch(values[0].strip()):
@@ -183,6 +186,27 @@ def member_name(scope: dict[str, Any]) -> str:
     if user is not None and user.is_authenticated:
         return user.get_username()
     return read_name(scope.get("query_string", b"")) or ANONYMOUS
+
+
+def read_join(scope: dict[str, Any]) -> tuple[int | None, str, list[dict[str, str]]]:
+    """Return what a room's handshake asks for: the ``after`` id, the member's name, and the
+    error frames to send first.
+
+    Each part that breaks the rules is dropped for its default, with its error
+    frame: no ``after`` (``invalid_after``), "anonymous" (``invalid_name``).
+    """
+    errors = []
+    try:
+        after = read_after(scope.get("query_string", b""))
+    except ProtocolError as error:
+        errors.append(error.event())
+        after = None
+    try:
+        name = member_name(scope)
+    except ProtocolError as error:
+        errors.append(error.event())
+        name = ANONYMOUS
+    return after, name, errors
 
 
 def display_name(user) -> str:

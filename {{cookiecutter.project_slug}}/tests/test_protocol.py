@@ -163,3 +163,10 @@ def test_member_name_with_a_login_is_the_username_whatever_name_says():
 
 def test_presence_event_shape():
     assert protocol.presence_event(["a", "b"]) == {"type": "presence", "users": ["a", "b"]}
+
+
+def test_read_join_drops_each_bad_part_for_its_default_with_an_error_frame():
+    assert protocol.read_join({"query_string": b"after=4&name=Ann"}) == (4, "Ann", [])
+    after, name, errors = protocol.read_join({"query_string": b"after=x&name=%3C%3E"})
+    assert (after, name) == (None, "anonymous")
+    assert [error["code"] for error in errors] == ["invalid_after", "invalid_name"]
