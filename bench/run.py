@@ -192,8 +192,10 @@ def measure(
     return figures, single
 
 
-def summary(values: list[float]) -> tuple[float, float, float]:
-    return statistics.median(values), min(values), max(values)
+def spread(values: list[float], digits: str = ",.0f") -> str:
+    """``median (min–max)`` of a figure's repeats, each formatted with ``digits``."""
+    low, middle, high = min(values), statistics.median(values), max(values)
+    return f"{middle:{digits}} ({low:{digits}}–{high:{digits}})"
 
 
 def ratio_header(bare: Figures) -> str:
@@ -219,16 +221,13 @@ def markdown(results: list[Figures], bares: list[Figures]) -> str:
         )
 
     for figures in [*bares, *results]:
-        echo, echo_min, echo_max = summary(figures.echo)
-        broadcast, b_min, b_max = summary(figures.broadcast)
-        memory, m_min, m_max = summary(figures.memory)
         lines.append(
-            f"| {figures.name} | {echo:,.0f} ({echo_min:,.0f}–{echo_max:,.0f}) "
+            f"| {figures.name} | {spread(figures.echo)} "
             f"| {against(figures, 'echo')} "
             f"| {statistics.median(figures.p50):.1f} / {statistics.median(figures.p99):.1f} "
-            f"| {broadcast:,.0f} ({b_min:,.0f}–{b_max:,.0f}) | {against(figures, 'broadcast')} "
+            f"| {spread(figures.broadcast)} | {against(figures, 'broadcast')} "
             f"| {figures.delivered} / {figures.sent} "
-            f"| {memory:.1f} ({m_min:.1f}–{m_max:.1f}) | {against(figures, 'memory')} |"
+            f"| {spread(figures.memory, '.1f')} | {against(figures, 'memory')} |"
         )
     return "\n".join(lines)
 
@@ -245,14 +244,13 @@ def load_table(pairs: list[tuple[Figures, Figures]]) -> str:
     ]
     for single, full in pairs:
         for figures in (single, full):
-            echo, echo_min, echo_max = summary(figures.echo)
-            broadcast, b_min, b_max = summary(figures.broadcast)
+            echo, broadcast = statistics.median(figures.echo), statistics.median(figures.broadcast)
             lines.append(
                 f"| {figures.name} | {figures.processes} "
-                f"| {echo:,.0f} ({echo_min:,.0f}–{echo_max:,.0f}) "
+                f"| {spread(figures.echo)} "
                 f"| {echo / statistics.median(single.echo):.2f} "
                 f"| {statistics.median(figures.p50):.1f} / {statistics.median(figures.p99):.1f} "
-                f"| {broadcast:,.0f} ({b_min:,.0f}–{b_max:,.0f}) "
+                f"| {spread(figures.broadcast)} "
                 f"| {broadcast / statistics.median(single.broadcast):.2f} "
                 f"| {figures.delivered} / {figures.sent} |"
             )
