@@ -28,6 +28,8 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
+from serving import metrics
+
 from . import protocol
 from .models import Presence
 
@@ -117,6 +119,7 @@ class Keeper:
             self.announced[room_name] = current
             event = {"type": "chat.presence", "users": current}
             await get_channel_layer().group_send(protocol.group_name(room_name), event)
+            metrics.PRESENCE_UPDATES.inc()
         return current
 
     async def refresh_while_connected(self) -> None:

@@ -11,6 +11,8 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
+from serving import metrics
+
 from . import protocol
 from .models import Message
 
@@ -33,14 +35,16 @@ def post_message(room_name: str, text: str, user=None, author: str | None = None
     (``robust=True``): the message is stored, and members get it in their next
     history frame.
     """
-    message = Message.objects.create(
-        room=room_name,
-        text=text,
-        author=author or protocol.display_name(user),
+    with metrics.STORE_SECONDS.time():
+        message = Message.objects.create(
+            room=room_name,
+            text=text,
+            author=author or protocol.display_name(user),
 {% if cookiecutter.use_auth %}
-        user=user if user is not None and user.is_authenticated else None,
+            user=user if user is not None and user.is_authenticated else None,
 {% endif %}
-    )
+        )
+    metrics.MESSAGES_STORED.inc()
     event = message.event()
     transaction.on_commit(lambda: deliver(room_name, event), robust=True)
     return event
@@ -54,6 +58,7 @@ def deliver(room_name: str, event: dict) -> None:
     command): never a new event loop per call inside the server (asgiref docs).
     """
     async_to_sync(get_channel_layer().group_send)(protocol.group_name(room_name), event)
+    metrics.MESSAGES_BROADCAST.inc()
 
 
 def history(room_name: str, after: int | None = None) -> tuple[list[dict], bool]:

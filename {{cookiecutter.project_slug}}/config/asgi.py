@@ -2,6 +2,8 @@
 
 HTTP goes to Django. A websocket passes through, outermost first:
 
+- WebsocketMetricsMiddleware: handshakes, frames and open connections counted
+  for /metrics (serving/metrics.py; ``Passed`` marks each check passed);
 {% if cookiecutter.asgi_server == "daphne" %}
 - CloseOnShutdownMiddleware: a close frame for every connection when daphne stops;
 {% endif %}
@@ -35,6 +37,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from accounts.middleware import WebsocketLoginRequiredMiddleware  # noqa: E402
 {% endif %}
 from chat.routing import websocket_urlpatterns  # noqa: E402
+from serving.metrics import Passed, WebsocketMetricsMiddleware  # noqa: E402
 from serving.middleware import WebsocketCloseMiddleware  # noqa: E402
 {% if cookiecutter.asgi_server == "daphne" %}
 from serving.shutdown import CloseOnShutdownMiddleware  # noqa: E402
@@ -42,14 +45,19 @@ from serving.shutdown import CloseOnShutdownMiddleware  # noqa: E402
 
 {% if cookiecutter.use_auth %}
 websocket_routes = AuthMiddlewareStack(
-    WebsocketLoginRequiredMiddleware(URLRouter(websocket_urlpatterns))
+    WebsocketLoginRequiredMiddleware(Passed("login", URLRouter(websocket_urlpatterns)))
 )
+checks = ("origin", "login")
 {% else %}
 websocket_routes = URLRouter(websocket_urlpatterns)
+checks = ("origin",)
 {% endif %}
-websocket_app = WebsocketCloseMiddleware(AllowedHostsOriginValidator(websocket_routes))
+websocket_app = WebsocketCloseMiddleware(
+    AllowedHostsOriginValidator(Passed("origin", websocket_routes))
+)
 {% if cookiecutter.asgi_server == "daphne" %}
 websocket_app = CloseOnShutdownMiddleware(websocket_app)
 {% endif %}
+websocket_app = WebsocketMetricsMiddleware(websocket_app, checks)
 
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_app})

@@ -6,6 +6,8 @@ import time
 from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer as BaseInMemoryChannelLayer
 
+from . import metrics
+
 logger = logging.getLogger(__name__)
 
 # Seconds between two sweeps of expired messages and memberships.
@@ -17,8 +19,9 @@ class InMemoryChannelLayer(BaseInMemoryChannelLayer):
 
     Channels' ``group_send`` drops a message for a member whose channel already
     holds ``capacity`` messages and says nothing (channels/layers.py). This
-    layer logs that drop on the "serving.layers" logger; ``send`` still raises
-    ``ChannelFull`` as before. Serves one process only: use Redis for more.
+    layer logs that drop on the "serving.layers" logger and counts it
+    (``chat_channel_layer_drops``); ``send`` still raises ``ChannelFull``.
+    Serves one process only: use Redis for more.
 
     Channels sweeps every channel and every group membership for expired
     entries on each ``receive`` and ``group_send``: one room broadcast to N
@@ -36,6 +39,7 @@ class InMemoryChannelLayer(BaseInMemoryChannelLayer):
         try:
             await super().send(channel, message)
         except ChannelFull:
+            metrics.CHANNEL_LAYER_DROPS.inc()
             logger.warning(
                 "Channel %s is full (capacity %d): message of type %r dropped",
                 channel,

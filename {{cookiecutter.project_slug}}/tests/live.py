@@ -14,9 +14,11 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 
 from . import server
@@ -36,6 +38,8 @@ PING_TIMEOUT = 10
 # Live servers drop a connection whose process stopped refreshing it from the
 # room's list after 3 s (CHAT_PRESENCE_TIMEOUT), refreshing every second.
 PRESENCE_TIMEOUT = 3
+# The bearer token live servers answer /metrics with.
+METRICS_TOKEN = "live-tests-metrics-token"
 # What a server must never log: the ORM called from async code, SQLite's
 # writers failing each other, or a lost connection to the database.
 DATABASE_ERRORS = re.compile(
@@ -239,6 +243,35 @@ def stored_messages(server: AsgiServer, room_name: str, cookie: str | None) -> l
         more = page["more"]
         after = messages[-1]["id"] if messages else after
     return messages
+
+
+def http_get(url: str) -> tuple[int, bytes]:
+    """GET ``url``; return the status and body, whatever the status."""
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def scrape(server: AsgiServer) -> dict[tuple, float]:
+    """Scrape ``/metrics`` of a server, parsed by prometheus_client's own parser.
+
+    Returns each sample's value by ``(name, label, value, ...)``, labels
+    sorted: ``("chat_websocket_error_frames_total", "code", "invalid_json")``.
+    """
+    request = urllib.request.Request(
+        f"{server.origin}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, *(item for label in sorted(sample.labels.items()) for item in label)): (
+            sample.value
+        )
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 def assert_no_database_errors(log: Path) -> None:

@@ -33,6 +33,7 @@ from .live import (
     open_socket,
     receive,
     receive_in_thread,
+    scrape,
     send,
     stored_messages,
     until_presence,
@@ -249,7 +250,10 @@ def run_loadtest(target, cookie, env, *workload: str) -> subprocess.CompletedPro
     )
 
 
-def test_loadtest_reports_every_message_delivered(asgi_server, live_env, live_alice):
+def test_loadtest_reports_every_message_delivered_and_metrics_count_it(
+    asgi_server, live_env, live_alice
+):
+    before = scrape(asgi_server)
     result = run_loadtest(
         asgi_server,
         live_alice,
@@ -262,6 +266,23 @@ def test_loadtest_reports_every_message_delivered(asgi_server, live_env, live_al
     assert figures["echo"]["messages_per_s"] > 0
     assert figures["echo"]["p99_ms"] >= figures["echo"]["p50_ms"] > 0
     assert figures["broadcast"]["delivered"] == figures["broadcast"]["sent"] == 10 * 2 * 10
+
+    # One scrape, whichever worker answers it, counts what every worker saw.
+    def added(*sample):
+        return after.get(sample, 0) - before.get(sample, 0)
+
+    after = scrape(asgi_server)
+    # The tool's handshake check, 5 echo clients and 10 members.
+    assert added("chat_websocket_handshakes_accepted_total") == 1 + 5 + 10
+    assert added("chat_websocket_frames_received_total") == 5 * 20 + 2 * 10
+    assert added("chat_messages_stored_total") == 2 * 10
+    assert added("chat_messages_broadcast_total") == 2 * 10
+    assert added("chat_message_store_seconds_count") == 2 * 10
+    # Echo replies, every delivery, and each member's history and presence frames.
+    assert added("chat_websocket_frames_sent_total") >= 5 * 20 + 10 * 2 * 10 + 2 * 10
+    errors = [sample for sample in after if sample[0] == "chat_websocket_error_frames_total"]
+    assert sum(added(*sample) for sample in errors) == 0
+    assert added("chat_channel_layer_drops_total") == 0
 
 
 # Bursts at most, until one overflows a channel (test_loadtest_fails_when_messages_are_lost).
@@ -311,7 +332,11 @@ def test_healthcheck_passes_while_the_server_runs_and_fails_without_it(asgi_serv
     # In this process: the command's code is what the image's HEALTHCHECK runs.
     output = io.StringIO()
     call_command("healthcheck", port=asgi_server.port, timeout=2, stdout=output)
-    assert output.getvalue().strip() == f"127.0.0.1:{asgi_server.port} is healthy"
+    call_command("healthcheck", "--ready", port=asgi_server.port, timeout=5, stdout=output)
+    assert output.getvalue().splitlines() == [
+        f"127.0.0.1:{asgi_server.port} is alive",
+        f"127.0.0.1:{asgi_server.port} is ready",
+    ]
     with pytest.raises(CommandError, match=r"^no answer from 127\.0\.0\.1:"):
         call_command("healthcheck", port=free_port(), timeout=2)
 

@@ -4,6 +4,7 @@ Run with ``pytest -m live`` (this file exists in projects baked with Redis).
 """
 
 import asyncio
+import json
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from .live import (
     Process,
     free_port,
     history,
+    http_get,
     open_socket,
     receive,
     send,
@@ -157,6 +159,14 @@ async def test_server_recovers_from_a_redis_outage(
                         await asyncio.wait_for(websocket.recv(), 20)
                 assert caught.value.rcvd is not None and caught.value.rcvd.code == 1011
 
+        # While Redis is down, the server is alive but not ready, and says why.
+        assert http_get(f"{server.origin}/healthz/")[0] == 200
+        status, body = http_get(f"{server.origin}/readyz/")
+        assert status == 503
+        answer = json.loads(body)
+        assert answer["database"] == "ok"
+        assert answer["channel_layer"].startswith(("failed: ", "timed out")), answer
+
         # While Redis is down, a handshake fails at once.
         started = asyncio.get_running_loop().time()
         with pytest.raises(InvalidStatus) as caught:
@@ -165,8 +175,9 @@ async def test_server_recovers_from_a_redis_outage(
         assert caught.value.response.status_code == 500
         assert asyncio.get_running_loop().time() - started < 5
 
-        # Redis is back: new connections work, without restarting the server.
+        # Redis is back: the server is ready, and new connections work, without a restart.
         await asyncio.to_thread(private_redis.start)
+        assert (await asyncio.to_thread(http_get, f"{server.origin}/readyz/"))[0] == 200
         async with (
             open_socket(server, f"{path}?name=alice", cookie) as first,
             open_socket(server, f"{path}?name=alice", cookie) as second,

@@ -1,4 +1,8 @@
-"""``manage.py healthcheck``: is the server on this machine answering? (the image's HEALTHCHECK)"""
+"""``manage.py healthcheck``: is the server on this machine alive, or ready?
+
+The image's HEALTHCHECK asks for liveness (``/healthz/``), compose's web
+service for readiness (``--ready``: ``/readyz/``); README: "Operations".
+"""
 
 import urllib.error
 import urllib.request
@@ -19,17 +23,25 @@ def allowed_host() -> str:
 
 
 class Command(BaseCommand):
-    help = "Exit 0 if the server on 127.0.0.1 answers GET /healthz/ with 200, else exit 1."
+    help = (
+        "Exit 0 if the server on 127.0.0.1 answers GET /healthz/ (with --ready, /readyz/) "
+        "with 200, else exit 1."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=8000, help="the server's port")
         parser.add_argument("--timeout", type=float, default=5, help="seconds to wait")
+        parser.add_argument(
+            "--ready",
+            action="store_true",
+            help="ask /readyz/ (database and channel layer work) instead of /healthz/",
+        )
 
-    def handle(self, *args, port, timeout, **options):
+    def handle(self, *args, port, timeout, ready, **options):
         # The request comes as the proxy would send it: an allowed Host, and
         # HTTPS said by X-Forwarded-Proto (no redirect to https://).
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}{reverse('serving:health')}",
+            f"http://127.0.0.1:{port}{reverse('serving:ready' if ready else 'serving:health')}",
             headers={"Host": allowed_host(), "X-Forwarded-Proto": "https"},
         )
         try:
@@ -41,4 +53,4 @@ class Command(BaseCommand):
             raise CommandError(f"no answer from 127.0.0.1:{port}: {error}") from error
         if status != 200:
             raise CommandError(f"127.0.0.1:{port} answered {request.selector} with {status}")
-        self.stdout.write(f"127.0.0.1:{port} is healthy")
+        self.stdout.write(f"127.0.0.1:{port} is {'ready' if ready else 'alive'}")

@@ -1,6 +1,7 @@
 """``manage.py serve``: run the production ASGI server, configured in config/server.py."""
 
 import os
+import tempfile
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -21,6 +22,10 @@ class Command(BaseCommand):
             self.stderr.write(
                 "Warning: DJANGO_DEBUG is on: never in production (the development .env sets it)."
             )
+        if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+            # Every server process writes its figures here for /metrics to add
+            # up (serving/metrics.py): a new directory, so none are left over.
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="metrics-")
         argv = server.command(bind, port)
         self.stdout.write(" ".join(argv))
         self.stdout.flush()
