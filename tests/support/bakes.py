@@ -25,6 +25,10 @@ PRODUCTION_ENV = {
     "DJANGO_SECURE_HSTS_SECONDS": "31536000",
     "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
     "DJANGO_SECURE_HSTS_PRELOAD": "true",
+    # Bursts of messages from one client are what these tests send; the rate
+    # limit itself is the baked project's unit tests' business.
+    "CHAT_RATE": "10000",
+    "CHAT_BURST": "10000",
 }
 # What a baked project's commands do not inherit from the caller: its own
 # settings, which come from its .env and the tests alone, and pytest's options.

@@ -10,23 +10,23 @@ coroutines, so they go through ``async_to_sync`` (Channels docs, "Channel Layers
 from asgiref.sync import async_to_sync
 from channels.generic.websocket import WebsocketConsumer
 
-from . import presence, protocol, rooms
+from . import limits, presence, protocol, rooms
 
 
 class ProtocolConsumer(WebsocketConsumer):
     """Base consumer: a valid frame's text goes to ``receive_message``.
 
     A bad frame gets an error frame (``protocol.ProtocolError.event``) and the
-    connection stays open.
+    connection stays open, unless the error says to close it.
     """
 
     def receive(self, text_data=None, bytes_data=None):
         try:
-            message = protocol.parse_frame(text_data)
+            self.receive_message(protocol.parse_frame(text_data))
         except protocol.ProtocolError as error:
             self.send(text_data=protocol.encode(error.event()))
-            return
-        self.receive_message(message)
+            if error.close_code:
+                self.close(code=error.close_code)
 
     def receive_message(self, message):
         """Handle the chat text (a str) of one valid frame; subclasses implement it."""
@@ -46,7 +46,8 @@ class ChatConsumer(presence.LeaveOnExitMixin, ProtocolConsumer):
     Joins the room's channel-layer group on connect, then sends the room's
     history (``?after=<id>``: what came after that id) and who is here
     (chat/presence.py); leaves both when it ends. Without a login the member
-    goes by its ``?name=``. A message is stored and delivered through
+    goes by its ``?name=``. Each client's messages are rate-limited
+    (chat/limits.py). A message is stored and delivered through
     ``rooms.post_message`` and reaches every member, the sender included,
     through ``chat_message``.
     """
@@ -54,6 +55,7 @@ class ChatConsumer(presence.LeaveOnExitMixin, ProtocolConsumer):
     def connect(self):
         self.room_name = self.scope["url_route"]["kwargs"]["room_name"]
         self.room_group_name = protocol.group_name(self.room_name)
+        self.limit = limits.MessageLimit()
         # Join before reading the history, so that a message stored meanwhile is
         # in the history, or delivered live, or both (chat_message skips it then).
         async_to_sync(self.channel_layer.group_add)(self.room_group_name, self.channel_name)
@@ -72,6 +74,7 @@ class ChatConsumer(presence.LeaveOnExitMixin, ProtocolConsumer):
         async_to_sync(self.channel_layer.group_discard)(self.room_group_name, self.channel_name)
 
     def receive_message(self, message):
+        self.limit.check()
         rooms.post_message(self.room_name, message, self.scope.get("user"), self.name)
 
     def chat_message(self, event):

@@ -11,7 +11,8 @@ Server to client, one JSON object per text frame:
 - ``{"type": "chat.message", "id": ..., "message": ..., "user": ..., "timestamp": ...}``
   to every member of a room, the sender included, once the message is stored;
 - ``{"type": "error", "code": ..., "detail": ...}`` for a frame that breaks the
-  rules; the connection stays open.
+  rules; the connection stays open, except for a client flooding a room
+  (chat/limits.py), which is closed with 1008 after its error frame.
 
 Consumers only call these functions, so the rules live and are tested here once.
 """
@@ -46,14 +47,17 @@ class ProtocolError(Exception):
     """A client frame that breaks the protocol.
 
     ``code`` is one of ``invalid_json``, ``invalid_message``, ``empty_message``,
-    ``message_too_long``, ``binary_not_supported``, ``invalid_after`` or
-    ``invalid_name``; ``detail`` is a sentence for people.
+    ``message_too_long``, ``binary_not_supported``, ``invalid_after``,
+    ``invalid_name`` or ``rate_limited``; ``detail`` is a sentence for people.
+    ``close_code``, when set, is the websocket close code to end the
+    connection with after the error frame.
     """
 
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: str, detail: str, close_code: int | None = None) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
+        self.close_code = close_code
 
     def event(self) -> dict[str, str]:
         """Return the error frame's content: ``{"type": "error", "code": ..., "detail": ...}``."""

@@ -201,6 +201,17 @@ CHAT_HISTORY_LENGTH = env.int("CHAT_HISTORY_LENGTH", default=50)
 # (killed, or its machine lost) leaves its room's list of who is here.
 CHAT_PRESENCE_TIMEOUT = env.int("CHAT_PRESENCE_TIMEOUT", default=60)
 
+# Per connection, a client may send CHAT_RATE chat messages per second on
+# average, in bursts of up to CHAT_BURST; the API allows each user (without
+# accounts, each address) the same. Over it a message gets a rate_limited error
+# frame (or HTTP 429) and is neither stored nor sent (chat/limits.py).
+CHAT_RATE = env.float("CHAT_RATE", default=5)
+CHAT_BURST = env.int("CHAT_BURST", default=10)
+
+# /metrics, in Prometheus' text format, answers only a request with the header
+# "Authorization: Bearer <METRICS_TOKEN>"; unset, it is not served.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+
 # The production server, started by "manage.py serve" (config/server.py). A ping
 # every SERVER_PING_INTERVAL seconds keeps idle websockets open through proxies;
 # a peer that does not answer within SERVER_PING_TIMEOUT is closed.
@@ -225,6 +236,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+{% if cookiecutter.channel_layer == "redis" %}
+    "filters": {"count_drops": {"()": "serving.metrics.CountChannelLayerDrops"}},
+{% endif %}
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
@@ -240,6 +254,8 @@ LOGGING = {
 {% if cookiecutter.channel_layer == "redis" %}
         # Logs "N of M channels over capacity in group G" at INFO when it drops.
         "channels_redis": {"level": "INFO"},
+        # Counts those drops for /metrics too (serving/metrics.py).
+        "channels_redis.core": {"filters": ["count_drops"]},
 {% endif %}
     },
 }

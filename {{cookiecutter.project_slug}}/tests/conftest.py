@@ -21,6 +21,7 @@ from django.conf import settings
 
 from .inprocess import DISCONNECT_TIMEOUT, ORIGIN, TIMEOUT
 from .live import (
+    METRICS_TOKEN,
     PING_INTERVAL,
     PING_TIMEOUT,
     PRESENCE_TIMEOUT,
@@ -54,6 +55,14 @@ def plain_static_storage(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def no_api_posts_counted():
+    """Start each test with the API's rate limit untouched (chat/limits.py keeps it per process)."""
+    from chat import limits
+
+    limits.api_buckets.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -160,8 +169,9 @@ def live_env(tmp_path_factory):
     SQLite file of the session's; every server process shares it. Only the HTTPS redirect and
     secure-only cookies are off, since the tests speak plain HTTP; pings come
     every second, so the idle test proves keepalive in seconds rather than
-    minutes; a stopping server waits seconds, not minutes, for consumers; and a
-    killed server's members leave their rooms' lists in seconds.
+    minutes; a stopping server waits seconds, not minutes, for consumers; a
+    killed server's members leave their rooms' lists in seconds; /metrics is
+    served; and one client may send as fast as it likes.
     """
     database = tmp_path_factory.mktemp("live") / "db.sqlite3"
     env = {
@@ -176,6 +186,11 @@ def live_env(tmp_path_factory):
         "SERVER_PING_TIMEOUT": str(PING_TIMEOUT),
         "SERVER_SHUTDOWN_TIMEOUT": str(SHUTDOWN_TIMEOUT),
         "CHAT_PRESENCE_TIMEOUT": str(PRESENCE_TIMEOUT),
+        # Bursts from one client are what the load tests send (the limit's own
+        # tests run in-process: test_limits.py).
+        "CHAT_RATE": "10000",
+        "CHAT_BURST": "10000",
+        "METRICS_TOKEN": METRICS_TOKEN,
     }
     for command in (["migrate"], ["collectstatic", "--verbosity", "0"]):
         subprocess.run(
