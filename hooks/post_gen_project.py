@@ -1,4 +1,4 @@
-"""Finish a bake: keep the modules the answers chose, drop what they rule out, write .env.
+"""Finish a bake: keep the chosen modules, drop the rest, write .env, lock with uv if on PATH.
 
 Each step is a plain function of the project directory and the answers (the
 cookiecutter context), so the template's tests call them directly.
@@ -7,6 +7,7 @@ cookiecutter context), so the template's tests call them directly.
 import json
 import secrets
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -113,17 +114,39 @@ def write_env_file(project_dir: Path) -> Path:
     return env_file
 
 
+def write_lock(project_dir: Path) -> str | None:
+    """Run ``uv lock`` in ``project_dir`` if uv is on PATH; return None once uv.lock is written.
+
+    Otherwise return the one line to print instead: why there is no uv.lock (uv
+    is not on PATH, or ``uv lock`` failed, with uv's first "error:" line, e.g.
+    for want of a network) and how to lock later. uv runs as the user would run
+    it there (their PATH, uv settings and cache); the bake never fails for it.
+    """
+    uv = shutil.which("uv")
+    if uv is None:
+        reason = "uv is not on PATH"
+    else:
+        result = subprocess.run(
+            [uv, "lock"], cwd=project_dir, capture_output=True, text=True, check=False
+        )
+        if result.returncode == 0:
+            return None
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+        said = errors[0].removeprefix("error: ") if errors else f"exit {result.returncode}"
+        reason = f"uv lock failed: {said}"
+    return f'No uv.lock yet ({reason}): run "uv lock" in {project_dir.name}/, then commit uv.lock.'
+
+
 def next_steps(project_slug: str) -> str:
-    """Return the lines printed after a successful bake."""
+    """Return the lines printed after a successful bake: uv's way (README.md has pip's)."""
     return "\n".join(
         [
             f"Baked {project_slug}/. Next:",
             f"  cd {project_slug}",
-            "  python -m venv .venv && . .venv/bin/activate",
-            '  pip install -e ".[dev]"',
-            "  python manage.py migrate",
-            "  python manage.py runserver",
-            "Then open http://127.0.0.1:8000/ (README.md has the rest).",
+            "  uv sync",
+            "  uv run python manage.py migrate",
+            "  uv run python manage.py runserver",
+            "Then open http://127.0.0.1:8000/ (README.md has the rest, and the steps with pip).",
         ]
     )
 
@@ -134,6 +157,9 @@ def main(context: dict) -> int:
     select_variants(project_dir, context)
     remove_paths(project_dir, unused_paths(context))
     write_env_file(project_dir)
+    not_locked = write_lock(project_dir)
+    if not_locked:
+        print(not_locked)
     print(next_steps(context["project_slug"]))
     return 0
 

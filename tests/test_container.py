@@ -5,17 +5,14 @@ image registry is reachable here.
 """
 
 import json
-import shutil
-import sys
 import tomllib
 import uuid
 from contextlib import ExitStack
-from pathlib import Path
 
 import pytest
 from websockets.sync.client import connect
 
-from tests.support.bakes import PRODUCTION_ENV, once_per_run, show, tool
+from tests.support.bakes import PRODUCTION_ENV, bake, once_per_run, show, tool
 from tests.support.containers import Podman, build_image
 from tests.support.deployment import receive
 from tests.support.matrix import DEFAULT_COMBINATION, PYTHONS_COMBINATION
@@ -87,23 +84,10 @@ def test_image_serves_with_production_settings(baked_project, podman):
         podman.run("podman", "volume", "rm", "--force", volume)
 
 
-def locked_copy(baked_project, destination: Path) -> Path:
-    """Copy the bake (its .env too, as a checkout in use has one) and lock it with uv."""
-    root = destination / baked_project.path.name
-    shutil.copytree(
-        baked_project.path, root, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__")
-    )
-    result = baked_project.run(sys.executable, "-m", "uv", "lock", "--quiet", cwd=root)
-    assert result.returncode == 0, show(result)
-    return root
-
-
-@pytest.mark.combinations([PYTHONS_COMBINATION])
-def test_compose_stack_stores_in_postgresql_and_chats_through_redis(
-    baked_project, podman, tmp_path
-):
-    # A project that keeps a uv.lock: the image gets exactly the locked versions.
-    root = locked_copy(baked_project, tmp_path)
+def test_compose_stack_stores_in_postgresql_and_chats_through_redis(podman, tmp_path):
+    # Baked with uv on PATH, so with the hook's uv.lock: the image gets exactly
+    # the locked versions. PYTHONS_COMBINATION is a redis one.
+    root = bake(tmp_path, with_uv=True, **PYTHONS_COMBINATION)
     # compose.yaml names the web image after the project; built here, compose reuses it.
     image = f"localhost/{root.name}"
     build_image(podman, root, image)

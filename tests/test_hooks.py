@@ -1,11 +1,15 @@
 """The hooks as plain functions, and bad answers through a real bake."""
 
 import ast
+import shlex
+import subprocess
+import tomllib
 
 import pytest
+import yaml
 from cookiecutter.exceptions import FailedHookException
 
-from tests.support.bakes import bake, bake_on_the_command_line
+from tests.support.bakes import bake, bake_on_the_command_line, show, tool, uv_on_path
 from tests.support.hooks import post_gen, pre_gen
 from tests.support.matrix import (
     COMBINATIONS,
@@ -395,3 +399,100 @@ def test_unknown_choice_is_refused(tmp_path):
     assert result.returncode != 0
     assert "postgres provided for choice variable channel_layer" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_next_steps_lead_with_uv():
+    assert post_gen.next_steps("chat_server").splitlines()[1:5] == [
+        "  cd chat_server",
+        "  uv sync",
+        "  uv run python manage.py migrate",
+        "  uv run python manage.py runserver",
+    ]
+
+
+def one_dependency_project(tmp_path):
+    """Write a project that depends on Django alone, for uv to lock; return its directory."""
+    project = tmp_path / "chat_server"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "chat_server"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n'
+        'dependencies = ["django>=5.2,<5.3"]\n'
+    )
+    return project
+
+
+def test_write_lock_without_uv_on_path_says_how_to_lock_later(tmp_path):
+    project = one_dependency_project(tmp_path)
+    with uv_on_path(False):
+        said = post_gen.write_lock(project)
+    assert said == (
+        'No uv.lock yet (uv is not on PATH): run "uv lock" in chat_server/, then commit uv.lock.'
+    )
+    assert not (project / "uv.lock").exists()
+
+
+def test_write_lock_says_why_when_uv_cannot_reach_an_index(tmp_path, monkeypatch):
+    """Offline with nothing cached: uv cannot resolve, as without a network."""
+    project = one_dependency_project(tmp_path)
+    monkeypatch.setenv("UV_OFFLINE", "1")
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "empty-cache"))
+    with uv_on_path(True):
+        said = post_gen.write_lock(project)
+    assert said.startswith("No uv.lock yet (uv lock failed: No solution found"), said
+    assert said.endswith('): run "uv lock" in chat_server/, then commit uv.lock.'), said
+    assert "\n" not in said
+    assert not (project / "uv.lock").exists()
+
+
+def run_ci_install(project, *extra: str) -> subprocess.CompletedProcess:
+    """Run the baked CI workflow's install step in ``project``, ``extra`` appended; return it.
+
+    Its ``uv`` is the harness's (``tool``); the output is text.
+    """
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
+    steps = workflow["jobs"]["test"]["steps"]
+    (command,) = [step["run"] for step in steps if step.get("name") == "Install the project"]
+    program, *args = shlex.split(command)
+    assert program == "uv", command
+    return subprocess.run(
+        [tool("uv"), *args, *extra], cwd=project, capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    "with_uv", [pytest.param(False, id="no-uv"), pytest.param(True, id="offline")]
+)
+def test_bake_without_a_lock_succeeds_and_says_so_in_one_line(tmp_path, monkeypatch, with_uv):
+    """Without uv on PATH, or with a uv that reaches no index, the bake exits 0 and says so.
+
+    Offline with an empty cache stands for no network. One line comes before the
+    next steps; CI's install (uv sync --locked) then refuses the bake at once.
+    """
+    monkeypatch.setenv("UV_OFFLINE", "1")
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "empty-cache"))
+    result = bake_on_the_command_line(tmp_path / "out", with_uv=with_uv)
+    assert result.returncode == 0, show(result)
+    said, *steps = result.stdout.splitlines()
+    reason = "uv lock failed: " if with_uv else "uv is not on PATH"
+    assert said.startswith(f"No uv.lock yet ({reason}"), said
+    assert said.endswith('): run "uv lock" in chat_server/, then commit uv.lock.'), said
+    assert steps == post_gen.next_steps("chat_server").splitlines()
+    project = tmp_path / "out" / "chat_server"
+    assert not (project / "uv.lock").exists()
+    # The workflow's `uv sync --locked` stops at once, naming the missing file.
+    refused = run_ci_install(project, "--dry-run")
+    assert refused.returncode != 0, show(refused)
+    assert "Unable to find lockfile at `uv.lock`" in refused.stderr, show(refused)
+
+
+def test_bake_with_uv_on_path_holds_the_lock_ci_installs_from(tmp_path, capfd):
+    project = bake(tmp_path, with_uv=True)
+    assert capfd.readouterr().out.splitlines() == post_gen.next_steps("chat_server").splitlines()
+    result = run_ci_install(project, "--dry-run")
+    assert result.args[1:] == ["sync", "--locked", "--dry-run"]
+    assert result.returncode == 0, show(result)
+    locked = {
+        package["name"] for package in tomllib.loads((project / "uv.lock").read_text())["package"]
+    }
+    # The dependencies and the dev group, which uv sync installs by default.
+    assert {"django", "channels", "daphne", "pytest", "ruff"} <= locked, locked

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.bakes import commit_all, show, tool
+from tests.support.bakes import commit_all, search_path, show, tool
 from tests.support.matrix import DEFAULT_COMBINATION, TEMPLATE_DIR
 
 # Where a template change lands in the project, and the line it adds.
@@ -35,10 +35,13 @@ def test_cruft_update_applies_a_template_change_and_keeps_env(baked_project, tmp
     output = tmp_path / "projects"
     context = json.dumps(baked_project.combination)
     cruft = tool("cruft")
+    # cruft's bakes run the hooks too: without uv on PATH, as every bake here (no uv.lock).
+    no_uv = {"PATH": search_path(False, baked_project.env["PATH"])}
     create = ["create", "-y", "--output-dir", str(output), "--extra-context", context]
-    result = baked_project.run(cruft, *create, str(template))
+    result = baked_project.run(cruft, *create, str(template), env=no_uv)
     assert result.returncode == 0, show(result)
     (project,) = output.iterdir()
+    assert not (project / "uv.lock").exists()
     recorded = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
     assert {key: recorded[key] for key in baked_project.combination} == baked_project.combination
     commit_all(project, "Bake")
@@ -51,7 +54,7 @@ def test_cruft_update_applies_a_template_change_and_keeps_env(baked_project, tmp
     commit_all(template, "A later template")
     assert baked_project.run(cruft, "check", cwd=project).returncode == 1
 
-    result = baked_project.run(cruft, "update", "-y", cwd=project)
+    result = baked_project.run(cruft, "update", "-y", cwd=project, env=no_uv)
     assert result.returncode == 0, show(result)
     assert not list(project.rglob("*.rej")), show(result)
     for relative, line in CHANGES.items():

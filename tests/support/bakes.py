@@ -52,35 +52,71 @@ def tool(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
-def bake(output_dir: Path, **answers) -> Path:
+def search_path(uv: bool, path: str) -> str:
+    """Return ``path`` (a PATH value) with uv on it or not, for the post-gen hook to see.
+
+    The hook locks the project (uv.lock) when uv is on PATH. Bakes run without
+    it unless a test asks, so a bake does not depend on the caller's shell (an
+    activated venv holds uv; CI's PATH does not) and the matrix bakes spend no
+    time locking. ``uv`` True puts ``tool("uv")``'s directory first; False
+    drops every directory holding a ``uv`` (so only for commands that need
+    nothing else from those directories: the hooks run on ``sys.executable``).
+    """
+    directories = [d for d in path.split(os.pathsep) if not os.path.isfile(Path(d, "uv"))]
+    if uv:
+        directories.insert(0, str(Path(tool("uv")).parent))
+    return os.pathsep.join(directories)
+
+
+@contextlib.contextmanager
+def uv_on_path(present: bool):
+    """Set this process's PATH with or without uv (``search_path``) for a bake; restore it."""
+    before = os.environ["PATH"]
+    os.environ["PATH"] = search_path(present, before)
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = before
+
+
+def bake(output_dir: Path, *, with_uv: bool = False, **answers) -> Path:
     """Bake the template with ``answers`` (cookiecutter's Python API); return the project.
 
-    cookiecutter renders each answer as a Jinja template before the hooks see it.
+    cookiecutter renders each answer as a Jinja template before the hooks see
+    it. ``with_uv`` True bakes with uv on PATH, so the project gets a uv.lock
+    (``uv_on_path``).
     """
-    return Path(
-        cookiecutter(
-            str(TEMPLATE_DIR), no_input=True, extra_context=answers, output_dir=str(output_dir)
+    with uv_on_path(with_uv):
+        return Path(
+            cookiecutter(
+                str(TEMPLATE_DIR), no_input=True, extra_context=answers, output_dir=str(output_dir)
+            )
         )
-    )
 
 
-def bake_on_the_command_line(output_dir: Path, *answers: str) -> subprocess.CompletedProcess:
-    """Run ``cookiecutter --no-input`` as a user would, ``answers`` as ``key=value``; return it."""
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cookiecutter",
-            "--no-input",
-            "-o",
-            str(output_dir),
-            str(TEMPLATE_DIR),
-            *answers,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def bake_on_the_command_line(
+    output_dir: Path, *answers: str, with_uv: bool = False
+) -> subprocess.CompletedProcess:
+    """Run ``cookiecutter --no-input`` as a user would, ``answers`` as ``key=value``; return it.
+
+    ``with_uv`` puts uv on its PATH, as for ``bake``.
+    """
+    with uv_on_path(with_uv):
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cookiecutter",
+                "--no-input",
+                "-o",
+                str(output_dir),
+                str(TEMPLATE_DIR),
+                *answers,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
 
 def commit_all(directory: Path, message: str) -> None:
@@ -95,7 +131,7 @@ def install_venv(
 ) -> Path:
     """Make a venv with uv and install the baked project in it; return the venv.
 
-    ``project`` True installs the project itself, editable, with its dev extra
+    ``project`` True installs the project itself, editable, with its dev group
     (as its README says); False installs only its dependencies. The venv is
     ``.venv`` in the project unless ``venv`` names another. ``python`` (by
     default the one running the tests) is given to uv by path, so uv never
@@ -103,7 +139,7 @@ def install_venv(
     """
     uv = [sys.executable, "-m", "uv"]
     venv = venv or project_dir / ".venv"
-    what = ["-e", ".[dev]"] if project else ["-r", "pyproject.toml"]
+    what = ["-e", ".", "--group", "dev"] if project else ["-r", "pyproject.toml"]
     subprocess.run([*uv, "venv", "--quiet", "--python", python, str(venv)], check=True)
     subprocess.run(
         [*uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *what],
