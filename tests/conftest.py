@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.bakes import BakedProject
+from tests.support.bakes import BakedProject, uv_on_path
 from tests.support.matrix import COMBINATIONS, TEMPLATE_DIR, combination_id
 from tests.support.servers import PostgresServer, RedisServer
 
@@ -59,7 +59,9 @@ def pytest_generate_tests(metafunc):
 def baked_project(request, cookies_session):
     """Bake one combination and install its venv; shared by every test of that combination."""
     combination = request.param
-    result = cookies_session.bake(extra_context=combination)
+    # Without uv on PATH: the matrix bakes write no lock (test_hooks.py tests the lock).
+    with uv_on_path(False):
+        result = cookies_session.bake(extra_context=combination)
     assert result.exception is None, result.exception
     assert result.exit_code == 0
     redis = combination["channel_layer"] == "redis"
