@@ -109,6 +109,11 @@ def test_compose_stack_stores_in_postgresql_and_chats_through_redis(podman, tmp_
         for service in ("db", "redis", "web"):
             (container,) = [c for c in containers if f"_{service}_" in c]
             podman.healthy(container)
+        # The web service's check is compose's readiness one, not the image's liveness.
+        check = podman.run(
+            "podman", "inspect", "--format", "{{json .Config.Healthcheck}}", container
+        )
+        assert "--ready" in json.loads(check.stdout)["Test"], show(check)
         vendor = "from django.db import connection; print(connection.vendor)"
         result = podman.run(
             "podman", "exec", container, "python", "manage.py", "shell", "-c", vendor
