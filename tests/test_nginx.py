@@ -233,9 +233,11 @@ def test_connection_stays_open_past_nginx_default_read_timeout(baked_project, de
 # stopped (up to SERVER_SHUTDOWN_TIMEOUT, 10 s; uvicorn PR #2010 was never
 # merged), so a handshake nginx sends there waits in its backlog until the
 # parent exits and resets it, and only then goes to the other process.
-# Measured worst on a loaded 2-core machine: daphne 1.4 s, granian 1.8 s,
-# uvicorn 10.4 s (3.8 s when no consumer holds up the stop).
-BACK_WITHIN = {"daphne": 5, "granian": 5, "uvicorn": 15}
+# Worst measured in each of 3 runs on a 2-core machine loaded by other work:
+# daphne 1.1 to 1.7 s, granian 1.9 to 2.3 s, uvicorn 10.3 to 10.4 s (3.8 s in
+# a run where no consumer held up the stop). The bounds leave room for a
+# slower machine; uvicorn's is SERVER_SHUTDOWN_TIMEOUT and a reconnection.
+BACK_WITHIN = {"daphne": 8, "granian": 8, "uvicorn": 15}
 MEMBERS = 6
 
 
@@ -245,8 +247,8 @@ def test_rolling_restart_under_chat_load_loses_nothing(baked_project, deployment
     """The README's procedure: restart one process, wait until it answers, then the other.
 
     Members that behave as the room page does chat all along, and a poller
-    GETs a page and /healthz/, all through nginx. No answer is a 5xx (or
-    none), every message sent is stored once, every member ends with every
+    GETs a page and /healthz/, all through nginx. Every request is answered
+    200, every message sent is stored once, every member ends with every
     stored message, and each is back and chatting within ``BACK_WITHIN``.
     """
     room = f"rolling-{uuid.uuid4().hex[:8]}"
