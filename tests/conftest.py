@@ -85,6 +85,7 @@ SECONDS = {
     "test_live_tests_pass": 80,
     "test_browser_tests_pass": 65,
     "test_connection_stays_open_past_nginx_default_read_timeout": 90,
+    "test_rolling_restart_under_chat_load_loses_nothing": 60,
     "test_bench_measures_a_setup_against_the_bare_server": 60,
     "test_shards_carry_every_message_and_both_carry_traffic": 40,
     "test_channel_layer_over_tls": 20,
