@@ -13,6 +13,7 @@ import time
 import uuid
 from collections import Counter
 from contextlib import ExitStack
+from datetime import datetime
 
 import pytest
 from websockets.exceptions import InvalidStatus
@@ -249,7 +250,8 @@ def test_rolling_restart_under_chat_load_loses_nothing(baked_project, deployment
     Members that behave as the room page does chat all along, and a poller
     GETs a page and /healthz/, all through nginx. Every request is answered
     200, every message sent is stored once, every member ends with every
-    stored message, and each is back and chatting within ``BACK_WITHIN``.
+    stored message but those stored while a process stopped, and each is back
+    and chatting within ``BACK_WITHIN``.
     """
     room = f"rolling-{uuid.uuid4().hex[:8]}"
     chatting, done = threading.Event(), threading.Event()
@@ -260,7 +262,11 @@ def test_rolling_restart_under_chat_load_loses_nothing(baked_project, deployment
         thread.start()
     try:
         assert wait_until(lambda: all(len(member.sent) >= 3 for member in members))
-        restarts = [deployment.restart(index) for index in range(len(deployment.servers))]
+        restarts, stopping = [], []
+        for index in range(len(deployment.servers)):
+            began = time.time()
+            restarts.append(deployment.restart(index))
+            stopping.append((began - 1, began + restarts[-1][0] + 1))
         sent = [len(member.sent) for member in members]
         assert wait_until(
             lambda: all(len(m.sent) >= n + 3 for m, n in zip(members, sent, strict=True))
@@ -287,8 +293,17 @@ def test_rolling_restart_under_chat_load_loses_nothing(baked_project, deployment
     assert not any(member.errors for member in members), [m.errors for m in members]
     texts = Counter(message["message"] for message in stored)
     assert texts == Counter(text for member in members for text in member.sent)
+    # A message stored while its process stops can miss the members who do not
+    # reconnect after it (README: "Restarting without downtime"); any other miss fails.
+    stored_at = {m["id"]: datetime.fromisoformat(m["timestamp"]).timestamp() for m in stored}
     missing = {member.name: sorted(ids - member.have()) for member in members}
-    assert not any(missing.values()), (missing, [(m.name, m.events) for m in members])
+    unexplained = [
+        (name, message_id)
+        for name, missed in missing.items()
+        for message_id in missed
+        if not any(start <= stored_at[message_id] <= end for start, end in stopping)
+    ]
+    assert not unexplained, (missing, stopping, [(m.name, m.events) for m in members])
     # Each restart closed members, and each was back in time.
     assert len(outages) >= MEMBERS, outages
     assert max(outages) < BACK_WITHIN[baked_project.combination["asgi_server"]], outages

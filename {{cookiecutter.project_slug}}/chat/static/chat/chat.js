@@ -191,6 +191,11 @@
         settle(data);
       } else if (data.type === "history") {
         showHistory(data, after);
+        // A message sent just before the connection closed is in the history if
+        // it was stored; if not, it never arrived: the draft is still there to resend.
+        data.messages.forEach(settle);
+        pending = null;
+        submit.disabled = status.dataset.state !== "connected";
       } else if (data.type === "presence") {
         showPresence(data.users);
       } else if (data.type === "error") {
