@@ -11,10 +11,12 @@ import os
 from pathlib import Path
 
 import environ
-{% if cookiecutter.channel_layer == "redis" %}
 
+{% if cookiecutter.channel_layer == "redis" %}
 from config.redis_hosts import channel_layer_hosts
 {% endif %}
+from serving.errors import init_sentry
+from serving.logs import configured_log_format
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -221,11 +223,14 @@ SERVER_WORKERS = env.int("SERVER_WORKERS", default=os.cpu_count() or 1)
 SERVER_WORKERS = 1
 {% endif %}
 
+# Logs go to stderr: one JSON object per line in production, a readable line
+# in development; DJANGO_LOG_FORMAT (json or plain) overrides. A websocket's
+# records name its room and user (serving/logs.py).
+LOG_FORMAT = configured_log_format(env)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"()": "serving.logs.console_handler", "log_format": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         # Replaces Django's default "django" logger, which would print each line
@@ -234,6 +239,12 @@ LOGGING = {
 {% if cookiecutter.asgi_server == "daphne" %}
         # "Listening on TCP address ...", and what daphne does at shutdown.
         "daphne": {"level": "INFO"},
+{% elif cookiecutter.asgi_server == "uvicorn" %}
+        # "Started server process", and what uvicorn does at shutdown.
+        "uvicorn": {"level": "INFO"},
+{% else %}
+        # "Started worker-1", and what granian does at shutdown.
+        "_granian": {"level": "INFO"},
 {% endif %}
         "chat": {"level": "INFO"},
         "serving": {"level": "INFO"},
@@ -243,3 +254,9 @@ LOGGING = {
 {% endif %}
     },
 }
+
+# Errors to Sentry when SENTRY_DSN is set; nothing is sent without it (serving/errors.py).
+init_sentry(
+    env.str("SENTRY_DSN", default=""),
+    environment=env.str("SENTRY_ENVIRONMENT", default=None),
+)

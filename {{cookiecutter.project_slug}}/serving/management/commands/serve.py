@@ -1,11 +1,14 @@
 """``manage.py serve``: run the production ASGI server, configured in config/server.py."""
 
+import logging
 import os
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from config import server
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -22,8 +25,8 @@ class Command(BaseCommand):
                 "Warning: DJANGO_DEBUG is on: never in production (the development .env sets it)."
             )
         argv = server.command(bind, port)
-        self.stdout.write(" ".join(argv))
-        self.stdout.flush()
+        # A log record, not a line on stdout: in the server's log format (LOGGING).
+        logger.info("Starting %s", " ".join(argv))
         # The server replaces this process, so it gets the service manager's
         # signals (SIGTERM) itself.
         os.execv(argv[0], argv)

@@ -1,0 +1,152 @@
+"""Errors to Sentry (serving/errors.py): the real SDK, sending to an endpoint of the test's own.
+
+The endpoint stands where Sentry's ingest would: an HTTP server on loopback
+that keeps each envelope the SDK POSTs to ``/api/<project>/envelope/``. The
+exceptions are raised in-process, through config.asgi:application and the
+Django test client: no route of the running server raises on purpose.
+"""
+
+import gzip
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import sentry_sdk
+from django.core.exceptions import ImproperlyConfigured
+from sentry_sdk.envelope import Envelope
+
+from chat import rooms
+from serving.errors import init_sentry
+
+from .inprocess import TIMEOUT, join, send
+
+PROJECT_ID = 1
+FAILURE = "the room could not store it"
+
+
+class SentryEndpoint:
+    """An HTTP server on 127.0.0.1 keeping what the Sentry SDK sends it; ``dsn`` points there."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, bytes]] = []  # (path, decoded body) of each POST
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                received.append((self.path, body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format, *args):
+                pass  # the test reads what arrived, not the server's access log
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def dsn(self) -> str:
+        """The DSN of project ``PROJECT_ID`` on this endpoint."""
+        return f"http://public@127.0.0.1:{self.server.server_address[1]}/{PROJECT_ID}"
+
+    def events(self) -> list[dict]:
+        """Return the error events that arrived, once the SDK has sent all it holds."""
+        assert sentry_sdk.flush(timeout=TIMEOUT) is None
+        events = []
+        for path, body in self.received:
+            assert path == f"/api/{PROJECT_ID}/envelope/", path
+            event = Envelope.deserialize(body).get_event()
+            if event is not None:
+                events.append(event)
+        return events
+
+    def close(self) -> None:
+        """Stop serving and release the port."""
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def sentry():
+    """The SDK started by ``init_sentry`` on a ``SentryEndpoint``; stopped again afterwards.
+
+    Closing the client and clearing it from the global scope leaves the SDK
+    as it is without SENTRY_DSN, so the tests after this one send nothing:
+    its integrations stay patched in, but do nothing without a client.
+    """
+    endpoint = SentryEndpoint()
+    assert init_sentry(endpoint.dsn, environment="test")
+    yield endpoint
+    sentry_sdk.get_client().close(timeout=TIMEOUT)
+    sentry_sdk.get_global_scope().set_client(None)
+    endpoint.close()
+
+
+def failing_post_message(*args, **kwargs):
+    """Stands in for ``rooms.post_message`` when storing a message fails."""
+    raise RuntimeError(FAILURE)
+
+
+def only_exception(events: list[dict]) -> dict:
+    """Return the exception of the one event in ``events`` (the outermost, if chained)."""
+    (event,) = events
+    return event["exception"]["values"][-1]
+
+
+def assert_names_no_one(event: dict, session_key: str | None) -> None:
+    """Fail if ``event`` names a user, or holds ``session_key`` (None: there is no session)."""
+    assert "user" not in event
+    if session_key:
+        assert session_key not in json.dumps(event)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_exception_in_a_consumer_arrives_as_one_event(
+    sentry, open_communicator, room_name, alice, monkeypatch
+):
+    member, _ = await join(open_communicator, room_name, alice)
+    monkeypatch.setattr(rooms, "post_message", failing_post_message)
+    await send(member, "never stored")
+    with pytest.raises(RuntimeError, match=FAILURE):
+        while True:  # the close frame (1011), then the application's exception
+            await member.receive_output(TIMEOUT)
+    events = sentry.events()
+    exception = only_exception(events)
+    assert (exception["type"], exception["value"]) == ("RuntimeError", FAILURE)
+    assert exception["mechanism"]["type"] == "asgi"
+    (event,) = events
+    assert event["environment"] == "test"
+    assert event["request"]["url"].endswith(f"/ws/chat/{room_name}/")
+    assert_names_no_one(event, alice and alice.partition("=")[2])
+
+
+@pytest.mark.django_db
+def test_an_exception_in_a_view_arrives_as_one_event(sentry, page_client, monkeypatch):
+    monkeypatch.setattr(rooms, "post_message", failing_post_message)
+    page_client.raise_request_exception = False
+    response = page_client.post(
+        "/api/rooms/lobby/messages/", {"message": "never stored"}, content_type="application/json"
+    )
+    assert response.status_code == 500
+    events = sentry.events()
+    exception = only_exception(events)
+    assert (exception["type"], exception["value"]) == ("RuntimeError", FAILURE)
+    assert exception["mechanism"]["type"] == "django"
+    session = page_client.cookies.get("sessionid")
+    assert_names_no_one(events[0], session and session.value)
+
+
+def test_without_a_dsn_the_sdk_is_not_started():
+    assert init_sentry("") is False
+    assert not sentry_sdk.is_initialized()
+
+
+def test_a_malformed_dsn_is_refused_naming_the_setting():
+    with pytest.raises(ImproperlyConfigured, match="SENTRY_DSN"):
+        init_sentry("not a dsn")
+    assert not sentry_sdk.is_initialized()

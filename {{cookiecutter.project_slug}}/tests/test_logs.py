@@ -1,0 +1,149 @@
+"""Logs (serving/logs.py): JSON lines in production, naming a websocket's room and user."""
+
+import asyncio
+import io
+import json
+import logging
+import uuid
+
+import environ
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from chat import protocol
+from serving.logs import configured_log_format, console_handler
+
+from . import server
+from .inprocess import TIMEOUT, join, send
+from .layer import DROP_IN_LOG
+from .live import history, open_socket, receive
+from .live import send as send_live
+
+
+@pytest.fixture
+def json_lines():
+    """The project's JSON handler on the root logger, writing to a string; yields its stream."""
+    # config.asgi sets Django up on its first import, which configures logging
+    # anew (LOGGING), removing any handler added before: so it comes first.
+    import config.asgi  # noqa: F401
+
+    handler = console_handler("json")
+    stream = io.StringIO()
+    handler.setStream(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    yield stream
+    root.removeHandler(handler)
+
+
+@pytest.fixture
+def capacity_one(settings):
+    """Channel layers made from now on hold one unread message per channel."""
+    default = settings.CHANNEL_LAYERS["default"]
+    config = {**default["CONFIG"], "capacity": 1}
+    settings.CHANNEL_LAYERS = {"default": {**default, "CONFIG": config}}
+
+
+def records(text: str) -> list[dict]:
+    """Parse each line of ``text`` as one JSON object; fail naming a line that is not one."""
+    parsed = []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            pytest.fail(f"not a JSON line: {line!r}")
+        assert isinstance(record, dict), line
+        assert {"time", "level", "logger", "message"} <= record.keys(), line
+        parsed.append(record)
+    return parsed
+
+
+# capacity_one comes first: it must change the settings before channel_layer is made.
+@pytest.mark.django_db(transaction=True)
+async def test_a_drop_in_a_room_is_one_json_line_naming_the_room_and_user(
+    capacity_one, json_lines, open_communicator, channel_layer, room_name, alice
+):
+    """A member whose process died leaves its channel in the room's group until
+    group_expiry; once it is full, each broadcast drops a message for it, and
+    the layer logs that drop inside the sender's connection (sync consumers:
+    in asgiref's thread, and back on the event loop for the channel layer)."""
+    member, _ = await join(open_communicator, room_name, alice, query="name=alice")
+    # A channel of no process of this test's (channels_redis keeps the
+    # process's own channels, new_channel()'s, in one shared list).
+    dead = f"dead-member-{uuid.uuid4().hex}"
+    await channel_layer.group_add(protocol.group_name(room_name), dead)
+    try:
+        await send(member, "fills the dead member's channel")
+        await send(member, "dropped for the dead member")
+        async with asyncio.timeout(TIMEOUT):
+            while not DROP_IN_LOG.search(json_lines.getvalue()):
+                await asyncio.sleep(0.05)
+    finally:
+        await channel_layer.group_discard(protocol.group_name(room_name), dead)
+    drops = [r for r in records(json_lines.getvalue()) if DROP_IN_LOG.search(r["message"])]
+    assert drops
+    for drop in drops:
+        assert (drop["room"], drop["user"]) == (room_name, "alice"), drop
+
+
+def test_a_record_outside_a_websocket_names_no_room_and_keeps_its_traceback_on_one_line(
+    json_lines,
+):
+    try:
+        int("not a number")
+    except ValueError:
+        logging.getLogger("chat").exception("Could not divide")
+    (record,) = records(json_lines.getvalue())
+    assert (record["level"], record["logger"], record["message"]) == (
+        "ERROR",
+        "chat",
+        "Could not divide",
+    )
+    assert "ValueError: invalid literal" in record["exc_info"]
+    assert "room" not in record and "user" not in record
+
+
+@pytest.mark.parametrize(
+    "variables, expected",
+    [
+        ({"DJANGO_DEBUG": "false"}, "json"),
+        ({"DJANGO_DEBUG": "true"}, "plain"),
+        ({"DJANGO_DEBUG": "true", "DJANGO_LOG_FORMAT": "json"}, "json"),
+        ({"DJANGO_DEBUG": "false", "DJANGO_LOG_FORMAT": "plain"}, "plain"),
+    ],
+)
+def test_the_format_is_json_unless_debug_or_chosen(monkeypatch, variables, expected):
+    monkeypatch.delenv("DJANGO_LOG_FORMAT", raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert configured_log_format(environ.Env()) == expected
+
+
+def test_an_unknown_format_is_refused_naming_the_setting(monkeypatch):
+    monkeypatch.setenv("DJANGO_LOG_FORMAT", "xml")
+    with pytest.raises(ImproperlyConfigured, match="DJANGO_LOG_FORMAT must be json or plain"):
+        configured_log_format(environ.Env())
+
+
+@pytest.mark.live
+async def test_every_line_of_the_production_servers_log_is_a_json_object(
+    asgi_server, live_alice, room_name
+):
+    """From the first line (``manage.py serve`` saying what it starts) to the last.
+
+    The live server runs with DEBUG off and no DJANGO_LOG_FORMAT, so JSON is
+    the default at work. Output that bypasses logging would fail here: a
+    traceback printed to stderr, daphne's access log (switched off), a
+    crash of granian's Rust core.
+    """
+    path = f"/ws/chat/{room_name}/?name=alice"
+    async with open_socket(asgi_server, path, live_alice) as member:
+        await history(member)
+        await send_live(member, "logged")
+        assert (await receive(member))["message"] == "logged"
+    text = asgi_server.log.read_text()
+    # Up to the last newline: the server may be writing a line this instant.
+    lines = records(text[: text.rfind("\n") + 1])
+    assert lines[0]["logger"] == "serving.management.commands.serve", lines[0]
+    started = [line for line in lines if server.STARTED_LOG in line["message"]]
+    assert len(started) >= server.processes(), lines
