@@ -227,6 +227,7 @@ SERVER_WORKERS = 1
 # in development; DJANGO_LOG_FORMAT (json or plain) overrides. A websocket's
 # records name its room and user (serving/logs.py).
 LOG_FORMAT = configured_log_format(env)
+LOGGING_CONFIG = "serving.logs.configure"  # Python's warnings as log records too
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -239,12 +240,9 @@ LOGGING = {
 {% if cookiecutter.asgi_server == "daphne" %}
         # "Listening on TCP address ...", and what daphne does at shutdown.
         "daphne": {"level": "INFO"},
-{% elif cookiecutter.asgi_server == "uvicorn" %}
-        # "Started server process", and what uvicorn does at shutdown.
-        "uvicorn": {"level": "INFO"},
 {% else %}
-        # "Started worker-1", and what granian does at shutdown.
-        "_granian": {"level": "INFO"},
+        # The server's own loggers are set in config/server_logging.json: named
+        # here, dictConfig would reset their children (the access log, off).
 {% endif %}
         "chat": {"level": "INFO"},
         "serving": {"level": "INFO"},
@@ -259,4 +257,12 @@ LOGGING = {
 init_sentry(
     env.str("SENTRY_DSN", default=""),
     environment=env.str("SENTRY_ENVIRONMENT", default=None),
+{% if cookiecutter.asgi_server == "daphne" %}
+    # "Exception inside application": daphne's copy of what SentryAsgiMiddleware reported.
+    ignore_loggers=("daphne.server",),
+{% elif cookiecutter.asgi_server == "granian" %}
+    # "Application callable raised an exception": granian's copy of what
+    # SentryAsgiMiddleware reported.
+    ignore_loggers=("_granian.utils",),
+{% endif %}
 )

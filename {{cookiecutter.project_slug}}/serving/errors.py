@@ -13,10 +13,16 @@ nothing.
 import sentry_sdk
 from django.core.exceptions import ImproperlyConfigured
 from sentry_sdk.integrations.django import DjangoIntegration
+from sentry_sdk.integrations.logging import ignore_logger
 from sentry_sdk.utils import BadDsn
 
 
-def init_sentry(dsn: str, environment: str | None = None, release: str | None = None) -> bool:
+def init_sentry(
+    dsn: str,
+    environment: str | None = None,
+    release: str | None = None,
+    ignore_loggers: tuple[str, ...] = (),
+) -> bool:
     """Start sending errors to the Sentry project at ``dsn``; do nothing if it is empty.
 
     ``environment`` and ``release`` label each event (None: the SDK's own
@@ -26,8 +32,12 @@ def init_sentry(dsn: str, environment: str | None = None, release: str | None = 
     that passing it is deprecated, for ``data_collection``): no user ids or
     names, cookies or IP addresses, so an event names the room (in the URL
     of its websocket) but not who was in it; the server's log has that.
-    Stack frames come without their local variables (see below). Returns
-    whether the SDK started.
+    Stack frames come without their local variables (see below).
+
+    An ERROR log record becomes an event too, except on ``ignore_loggers``:
+    a server that logs each exception escaping the application again, where
+    the SDK's duplicate check (per context) does not see it, would report it
+    twice. Returns whether the SDK started.
     Raises ImproperlyConfigured for a malformed ``dsn``, which manage.py
     reports in one line.
     """
@@ -46,4 +56,6 @@ def init_sentry(dsn: str, environment: str | None = None, release: str | None = 
         )
     except BadDsn as error:
         raise ImproperlyConfigured(f"SENTRY_DSN: {error}") from None
+    for name in ignore_loggers:
+        ignore_logger(name)
     return True

@@ -15,6 +15,7 @@ ones (asgiref runs a sync handler in a copy of the caller's context).
 
 import contextvars
 import logging
+import logging.config
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -48,6 +49,17 @@ class ConnectionFilter(logging.Filter):
             if not hasattr(record, name):
                 setattr(record, name, value)
         return True
+
+
+def configure(config: dict) -> None:
+    """Django's LOGGING_CONFIG: apply LOGGING (``config``, a dictConfig dict) and capture warnings.
+
+    Python's warnings go through logging too (the "py.warnings" logger), so
+    that they come out in the log's format, not as raw lines on stderr;
+    Django no longer does this itself.
+    """
+    logging.config.dictConfig(config)
+    logging.captureWarnings(True)
 
 
 def configured_log_format(env: environ.Env) -> str:

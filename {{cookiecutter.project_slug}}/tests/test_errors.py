@@ -2,24 +2,30 @@
 
 The endpoint stands where Sentry's ingest would: an HTTP server on loopback
 that keeps each envelope the SDK POSTs to ``/api/<project>/envelope/``. The
-exceptions are raised in-process, through config.asgi:application and the
-Django test client: no route of the running server raises on purpose.
+unit tests raise exceptions in-process, through config.asgi:application and
+the Django test client; the live test makes the production server fail for
+real, with its database out of reach (no route raises on purpose).
 """
 
+import asyncio
 import gzip
 import json
 import threading
+import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import sentry_sdk
 from django.core.exceptions import ImproperlyConfigured
 from sentry_sdk.envelope import Envelope
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from chat import rooms
 from serving.errors import init_sentry
 
 from .inprocess import TIMEOUT, join, send
+from .live import AsgiServer, json_records, open_socket
 
 PROJECT_ID = 1
 FAILURE = "the room could not store it"
@@ -55,8 +61,12 @@ class SentryEndpoint:
         return f"http://public@127.0.0.1:{self.server.server_address[1]}/{PROJECT_ID}"
 
     def events(self) -> list[dict]:
-        """Return the error events that arrived, once the SDK has sent all it holds."""
+        """Return the error events that arrived, once this process's SDK has sent all it holds."""
         assert sentry_sdk.flush(timeout=TIMEOUT) is None
+        return self.arrived()
+
+    def arrived(self) -> list[dict]:
+        """Return the error events that arrived so far, from any process."""
         events = []
         for path, body in self.received:
             assert path == f"/api/{PROJECT_ID}/envelope/", path
@@ -72,19 +82,25 @@ class SentryEndpoint:
 
 
 @pytest.fixture
-def sentry():
+def endpoint():
+    """A ``SentryEndpoint``, closed at the end."""
+    endpoint = SentryEndpoint()
+    yield endpoint
+    endpoint.close()
+
+
+@pytest.fixture
+def sentry(endpoint):
     """The SDK started by ``init_sentry`` on a ``SentryEndpoint``; stopped again afterwards.
 
     Closing the client and clearing it from the global scope leaves the SDK
     as it is without SENTRY_DSN, so the tests after this one send nothing:
     its integrations stay patched in, but do nothing without a client.
     """
-    endpoint = SentryEndpoint()
     assert init_sentry(endpoint.dsn, environment="test")
     yield endpoint
     sentry_sdk.get_client().close(timeout=TIMEOUT)
     sentry_sdk.get_global_scope().set_client(None)
-    endpoint.close()
 
 
 def failing_post_message(*args, **kwargs):
@@ -150,3 +166,44 @@ def test_a_malformed_dsn_is_refused_naming_the_setting():
     with pytest.raises(ImproperlyConfigured, match="SENTRY_DSN"):
         init_sentry("not a dsn")
     assert not sentry_sdk.is_initialized()
+
+
+@pytest.mark.live
+async def test_a_live_servers_failures_arrive_as_one_event_each(
+    live_env, endpoint, tmp_path, room_name
+):
+    """The production server with SENTRY_DSN set and its database out of reach.
+
+    A websocket handshake and an API request both need the database (with
+    accounts, to look up the session of the Cookie sent; without, to read the
+    room's history), so each fails with OperationalError, in the websocket
+    stack and in a view. The server logs the websocket's exception again (an
+    ERROR record): once that line is written, its event, were it not
+    ignored, is queued too; a graceful stop then sends whatever the SDK
+    still holds. The session key sent must not reach Sentry.
+    """
+    session_key = "a-session-key-that-must-not-reach-sentry"
+    cookie = f"sessionid={session_key}"
+    unreachable = tmp_path / "no-such-directory" / "db.sqlite3"
+    env = {**live_env, "SENTRY_DSN": endpoint.dsn, "DATABASE_URL": f"sqlite:///{unreachable}"}
+    with AsgiServer(env, tmp_path / "server.log") as server:
+        with pytest.raises((InvalidStatus, ConnectionClosed)):
+            async with open_socket(server, f"/ws/chat/{room_name}/", cookie) as websocket:
+                await asyncio.wait_for(websocket.recv(), TIMEOUT)
+        async with asyncio.timeout(TIMEOUT):
+            while not any(r["level"] == "ERROR" for r in json_records(server.log.read_text())):
+                await asyncio.sleep(0.1)
+        request = urllib.request.Request(
+            f"{server.origin}/api/rooms/{room_name}/messages/", headers={"Cookie": cookie}
+        )
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(request, timeout=TIMEOUT)
+        assert answer.value.code == 500
+        await asyncio.to_thread(server.stop)
+    events = endpoint.arrived()
+    assert all("exception" in event for event in events), events
+    mechanisms = sorted(only_exception([event])["mechanism"]["type"] for event in events)
+    assert mechanisms == ["asgi", "django"], events
+    for event in events:
+        assert only_exception([event])["type"] == "OperationalError"
+        assert_names_no_one(event, session_key)

@@ -2,7 +2,6 @@
 
 import asyncio
 import io
-import json
 import logging
 import uuid
 
@@ -16,7 +15,7 @@ from serving.logs import configured_log_format, console_handler
 from . import server
 from .inprocess import TIMEOUT, join, send
 from .layer import DROP_IN_LOG
-from .live import history, open_socket, receive
+from .live import history, json_records, open_socket, receive
 from .live import send as send_live
 
 
@@ -44,20 +43,6 @@ def capacity_one(settings):
     settings.CHANNEL_LAYERS = {"default": {**default, "CONFIG": config}}
 
 
-def records(text: str) -> list[dict]:
-    """Parse each line of ``text`` as one JSON object; fail naming a line that is not one."""
-    parsed = []
-    for line in text.splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            pytest.fail(f"not a JSON line: {line!r}")
-        assert isinstance(record, dict), line
-        assert {"time", "level", "logger", "message"} <= record.keys(), line
-        parsed.append(record)
-    return parsed
-
-
 # capacity_one comes first: it must change the settings before channel_layer is made.
 @pytest.mark.django_db(transaction=True)
 async def test_a_drop_in_a_room_is_one_json_line_naming_the_room_and_user(
@@ -80,7 +65,7 @@ async def test_a_drop_in_a_room_is_one_json_line_naming_the_room_and_user(
                 await asyncio.sleep(0.05)
     finally:
         await channel_layer.group_discard(protocol.group_name(room_name), dead)
-    drops = [r for r in records(json_lines.getvalue()) if DROP_IN_LOG.search(r["message"])]
+    drops = [r for r in json_records(json_lines.getvalue()) if DROP_IN_LOG.search(r["message"])]
     assert drops
     for drop in drops:
         assert (drop["room"], drop["user"]) == (room_name, "alice"), drop
@@ -93,7 +78,7 @@ def test_a_record_outside_a_websocket_names_no_room_and_keeps_its_traceback_on_o
         int("not a number")
     except ValueError:
         logging.getLogger("chat").exception("Could not divide")
-    (record,) = records(json_lines.getvalue())
+    (record,) = json_records(json_lines.getvalue())
     assert (record["level"], record["logger"], record["message"]) == (
         "ERROR",
         "chat",
@@ -141,9 +126,7 @@ async def test_every_line_of_the_production_servers_log_is_a_json_object(
         await history(member)
         await send_live(member, "logged")
         assert (await receive(member))["message"] == "logged"
-    text = asgi_server.log.read_text()
-    # Up to the last newline: the server may be writing a line this instant.
-    lines = records(text[: text.rfind("\n") + 1])
+    lines = json_records(asgi_server.log.read_text())
     assert lines[0]["logger"] == "serving.management.commands.serve", lines[0]
     started = [line for line in lines if server.STARTED_LOG in line["message"]]
     assert len(started) >= server.processes(), lines
