@@ -119,9 +119,9 @@ class ConnectionLogMiddleware:
     has the URL's ``room_name`` (only the router knows it) and the user (the
     logged-in username, else the ``?name=`` the member goes by). The context
     variable is not reset: the server runs each connection in a task of its
-    own, whose context ends with it, so the server's own line about an
-    exception that escaped the application names the room and user too
-    (uvicorn logs it in that task; daphne and granian log it outside).
+    own, whose context ends with it, so a server's own lines about the
+    connection name the room and user too where it logs them in that task
+    (uvicorn does, its exception line included).
     Takes the ASGI application to wrap; is an ASGI application.
     """
 

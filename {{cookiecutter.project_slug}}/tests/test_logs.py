@@ -118,8 +118,8 @@ async def test_every_line_of_the_production_servers_log_is_a_json_object(
 
     The live server runs with DEBUG off and no DJANGO_LOG_FORMAT, so JSON is
     the default at work. Output that bypasses logging would fail here: a
-    traceback printed to stderr, daphne's access log (switched off), a
-    crash of granian's Rust core.
+    traceback or a warning printed to stderr, an access log that a server
+    writes itself, a crash of a server's native code.
     """
     path = f"/ws/chat/{room_name}/?name=alice"
     async with open_socket(asgi_server, path, live_alice) as member:
