@@ -1,10 +1,10 @@
 """Logs: one JSON object per line in production, readable lines in development.
 
-``settings.LOG_FORMAT`` decides ("json" or "plain"; DJANGO_LOG_FORMAT, by
-default "json" unless DEBUG: ``configured_log_format``). Every record goes to one handler on stderr,
-``console_handler``: Django's LOGGING builds it, and so does the production
-server's own logging before Django is set up (config/server_logging.json,
-where the server has such a file).
+``settings.LOG_FORMAT`` decides: "json" or "plain" (``configured_log_format``:
+DJANGO_LOG_FORMAT, by default "json" unless DEBUG). Every record goes to one
+handler on stderr, ``console_handler``: Django's LOGGING builds it, and so
+does the production server's own logging before Django is set up
+(config/server_logging.json, where the server has such a file).
 
 A websocket's records carry its ``room`` and ``user`` as JSON fields:
 ``ConnectionLogMiddleware`` puts them in a context variable when the

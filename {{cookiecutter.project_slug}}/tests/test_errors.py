@@ -200,6 +200,10 @@ async def test_a_live_servers_failures_arrive_as_one_event_each(
             urllib.request.urlopen(request, timeout=TIMEOUT)
         assert answer.value.code == 500
         await asyncio.to_thread(server.stop)
+    # The server's own lines about both failures are JSON too, tracebacks included.
+    errors = [r for r in json_records(server.log.read_text()) if r["level"] == "ERROR"]
+    assert len(errors) >= 2, errors
+    assert all("OperationalError" in r.get("exc_info", r["message"]) for r in errors), errors
     events = endpoint.arrived()
     assert all("exception" in event for event in events), events
     mechanisms = sorted(only_exception([event])["mechanism"]["type"] for event in events)
