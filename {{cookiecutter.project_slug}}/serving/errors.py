@@ -32,7 +32,8 @@ def init_sentry(
     that passing it is deprecated, for ``data_collection``): no user ids or
     names, cookies or IP addresses, so an event names the room (in the URL
     of its websocket) but not who was in it; the server's log has that.
-    Stack frames come without their local variables (see below).
+    Stack frames come without their local variables, and requests without
+    their bodies (see below).
 
     An ERROR log record becomes an event too, except on ``ignore_loggers``:
     a server that logs each exception escaping the application again, where
@@ -53,6 +54,8 @@ def init_sentry(
             # them holds the Cookie header, session key and all, which the
             # SDK's scrubber does not see in a list of byte pairs.
             include_local_variables=False,
+            # Nor request bodies: an API request's body is a chat message.
+            max_request_body_size="never",
         )
     except BadDsn as error:
         raise ImproperlyConfigured(f"SENTRY_DSN: {error}") from None

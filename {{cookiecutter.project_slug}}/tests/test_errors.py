@@ -29,6 +29,7 @@ from .live import AsgiServer, json_records, open_socket
 
 PROJECT_ID = 1
 FAILURE = "the room could not store it"
+MESSAGE = "a message that must not reach Sentry"
 
 
 class SentryEndpoint:
@@ -114,11 +115,15 @@ def only_exception(events: list[dict]) -> dict:
     return event["exception"]["values"][-1]
 
 
-def assert_names_no_one(event: dict, session_key: str | None) -> None:
-    """Fail if ``event`` names a user, or holds ``session_key`` (None: there is no session)."""
+def assert_nothing_private(event: dict, *private: str | None) -> None:
+    """Fail if ``event`` names a user or holds any of ``private`` (a None is skipped).
+
+    ``private``: a session key, a chat message's text.
+    """
     assert "user" not in event
-    if session_key:
-        assert session_key not in json.dumps(event)
+    text = json.dumps(event)
+    for value in filter(None, private):
+        assert value not in text, value
 
 
 @pytest.mark.django_db(transaction=True)
@@ -127,7 +132,7 @@ async def test_an_exception_in_a_consumer_arrives_as_one_event(
 ):
     member, _ = await join(open_communicator, room_name, alice)
     monkeypatch.setattr(rooms, "post_message", failing_post_message)
-    await send(member, "never stored")
+    await send(member, MESSAGE)
     with pytest.raises(RuntimeError, match=FAILURE):
         while True:  # the close frame (1011), then the application's exception
             await member.receive_output(TIMEOUT)
@@ -138,7 +143,7 @@ async def test_an_exception_in_a_consumer_arrives_as_one_event(
     (event,) = events
     assert event["environment"] == "test"
     assert event["request"]["url"].endswith(f"/ws/chat/{room_name}/")
-    assert_names_no_one(event, alice and alice.partition("=")[2])
+    assert_nothing_private(event, alice and alice.partition("=")[2], MESSAGE)
 
 
 @pytest.mark.django_db
@@ -146,7 +151,7 @@ def test_an_exception_in_a_view_arrives_as_one_event(sentry, page_client, monkey
     monkeypatch.setattr(rooms, "post_message", failing_post_message)
     page_client.raise_request_exception = False
     response = page_client.post(
-        "/api/rooms/lobby/messages/", {"message": "never stored"}, content_type="application/json"
+        "/api/rooms/lobby/messages/", {"message": MESSAGE}, content_type="application/json"
     )
     assert response.status_code == 500
     events = sentry.events()
@@ -154,7 +159,7 @@ def test_an_exception_in_a_view_arrives_as_one_event(sentry, page_client, monkey
     assert (exception["type"], exception["value"]) == ("RuntimeError", FAILURE)
     assert exception["mechanism"]["type"] == "django"
     session = page_client.cookies.get("sessionid")
-    assert_names_no_one(events[0], session and session.value)
+    assert_nothing_private(events[0], session and session.value, MESSAGE)
 
 
 def test_without_a_dsn_the_sdk_is_not_started():
@@ -210,4 +215,4 @@ async def test_a_live_servers_failures_arrive_as_one_event_each(
     assert mechanisms == ["asgi", "django"], events
     for event in events:
         assert only_exception([event])["type"] == "OperationalError"
-        assert_names_no_one(event, session_key)
+        assert_nothing_private(event, session_key)
