@@ -32,6 +32,7 @@ JSON_NAMES = {"levelname": "level", "name": "logger"}
 # Left out: uvicorn's copy of each message with terminal colour codes.
 JSON_LEFT_OUT = [*RESERVED_ATTRS, "color_message"]
 
+CONNECTION_FIELDS = ("room", "user")
 connection_fields: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
     "connection_fields", default=None
 )
@@ -49,6 +50,21 @@ class ConnectionFilter(logging.Filter):
             if not hasattr(record, name):
                 setattr(record, name, value)
         return True
+
+
+class PlainFormatter(logging.Formatter):
+    """``PLAIN_FORMAT``, then the websocket's room and user, if any: ``[room=lobby user=alice]``."""
+
+    def __init__(self) -> None:
+        super().__init__(PLAIN_FORMAT)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        # Before the traceback, which format() appends after this.
+        line = super().formatMessage(record)
+        fields = [
+            f"{name}={getattr(record, name)}" for name in CONNECTION_FIELDS if hasattr(record, name)
+        ]
+        return f"{line} [{' '.join(fields)}]" if fields else line
 
 
 def configure(config: dict) -> None:
@@ -81,7 +97,8 @@ def formatter(log_format: str) -> logging.Formatter:
 
     "json" writes one object per record on one line (python-json-logger):
     ``time`` (ISO 8601, UTC), ``level``, ``logger``, ``message``, any extra
-    fields, and ``exc_info`` (the traceback, newlines escaped). Raises
+    fields, and ``exc_info`` (the traceback, newlines escaped); "plain" a
+    readable line (``PlainFormatter``), the traceback on lines of its own. Raises
     ValueError for any other ``log_format``.
     """
     if log_format == "json":
@@ -89,7 +106,7 @@ def formatter(log_format: str) -> logging.Formatter:
             JSON_FIELDS, rename_fields=JSON_NAMES, reserved_attrs=JSON_LEFT_OUT, timestamp="time"
         )
     if log_format == "plain":
-        return logging.Formatter(PLAIN_FORMAT)
+        return PlainFormatter()
     raise ValueError(f"no log format {log_format!r}: {FORMATS}")
 
 

@@ -1,8 +1,10 @@
 """Logs (serving/logs.py): JSON lines in production, naming a websocket's room and user."""
 
 import asyncio
+import contextvars
 import io
 import logging
+import sys
 import uuid
 
 import environ
@@ -10,7 +12,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from chat import protocol
-from serving.logs import configured_log_format, console_handler
+from serving.logs import configured_log_format, connection_fields, console_handler
 
 from . import server
 from .inprocess import TIMEOUT, join, send
@@ -86,6 +88,25 @@ def test_a_record_outside_a_websocket_names_no_room_and_keeps_its_traceback_on_o
     )
     assert "ValueError: invalid literal" in record["exc_info"]
     assert "room" not in record and "user" not in record
+
+
+def test_a_plain_line_names_the_room_and_user_before_the_traceback():
+    handler = console_handler("plain")
+    handler.setStream(io.StringIO())
+    record = logging.LogRecord("chat", logging.ERROR, __file__, 1, "Could not store", (), None)
+    try:
+        int("not a number")
+    except ValueError:
+        record.exc_info = sys.exc_info()
+
+    def log_in_a_connection():
+        connection_fields.set({"user": "alice", "room": "lobby"})
+        handler.handle(record)
+
+    contextvars.copy_context().run(log_in_a_connection)
+    first, *traceback = handler.stream.getvalue().splitlines()
+    assert first.endswith(" ERROR chat: Could not store [room=lobby user=alice]"), first
+    assert traceback[-1].startswith("ValueError: invalid literal"), traceback
 
 
 @pytest.mark.parametrize(
