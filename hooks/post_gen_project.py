@@ -38,6 +38,7 @@ OPTION_PATHS = {
     ],
     ("consumer_style", ("async", "json")): ["chat/dispatch.py"],
     ("asgi_server", ("daphne",)): ["serving/shutdown.py"],
+    ("asgi_server", ("uvicorn", "granian")): ["config/server_logging.json"],
 }
 # Settings of .env.example that .env gets a new random value for, with its
 # length in bytes of randomness (token_urlsafe).

@@ -303,7 +303,12 @@ def test_select_variants_keeps_the_chosen_module_of_each(tmp_path, combination):
                 "consumer_style": "async",
                 "asgi_server": "daphne",
             },
-            ["config/redis_hosts.py", "tests/test_live_redis.py", "tests/test_redis_hosts.py"],
+            [
+                "config/redis_hosts.py",
+                "tests/test_live_redis.py",
+                "tests/test_redis_hosts.py",
+                "config/server_logging.json",
+            ],
         ),
         (
             {
@@ -320,6 +325,7 @@ def test_select_variants_keeps_the_chosen_module_of_each(tmp_path, combination):
                 "config/redis_hosts.py",
                 "tests/test_live_redis.py",
                 "tests/test_redis_hosts.py",
+                "config/server_logging.json",
             ],
         ),
         (

@@ -2,6 +2,7 @@
 
 HTTP goes to Django. A websocket passes through, outermost first:
 
+- SentryAsgiMiddleware: what escapes the stack goes to Sentry (serving/errors.py);
 - WebsocketMetricsMiddleware: handshakes, frames and open connections counted
   for /metrics (serving/metrics.py; ``Passed`` marks each check passed);
 {% if cookiecutter.asgi_server == "daphne" %}
@@ -13,7 +14,8 @@ HTTP goes to Django. A websocket passes through, outermost first:
 - AuthMiddlewareStack: the session's user in ``scope["user"]``;
 - WebsocketLoginRequiredMiddleware: an anonymous handshake is refused (HTTP 403);
 {% endif %}
-- URLRouter: the routes in chat/routing.py.
+- URLRouter: the routes in chat/routing.py, where ConnectionLogMiddleware names
+  the room and user on the connection's log records (serving/logs.py).
 
 Django is set up before any consumer is imported, as the Channels docs say
 ("Tutorial Part 2" and "Deploying").
@@ -32,6 +34,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 {% endif %}
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from sentry_sdk.integrations.asgi import SentryAsgiMiddleware  # noqa: E402
 
 {% if cookiecutter.use_auth %}
 from accounts.middleware import WebsocketLoginRequiredMiddleware  # noqa: E402
@@ -59,5 +62,6 @@ websocket_app = WebsocketCloseMiddleware(
 websocket_app = CloseOnShutdownMiddleware(websocket_app)
 {% endif %}
 websocket_app = WebsocketMetricsMiddleware(websocket_app, checks)
+websocket_app = SentryAsgiMiddleware(websocket_app)
 
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_app})

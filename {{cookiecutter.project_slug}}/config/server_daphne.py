@@ -31,5 +31,9 @@ def command(host: str, port: int) -> list[str]:
         # How long a consumer has to finish once its connection closed.
         "--application-close-timeout",
         str(settings.SERVER_SHUTDOWN_TIMEOUT),
+        # No access log: daphne writes it to stdout itself, not through
+        # logging, so it could not be JSON; the proxy in front keeps one.
+        "--verbosity",
+        "0",
         "config.asgi:application",
     ]

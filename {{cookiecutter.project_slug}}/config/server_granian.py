@@ -34,5 +34,9 @@ def command(host: str, port: int) -> list[str]:
         str(settings.SERVER_SHUTDOWN_TIMEOUT),
         "--loop",
         "uvloop",
+        # Its own lines as Django's (settings.LOG_FORMAT), from the first:
+        # the main process never loads Django (serving/logs.py).
+        "--log-config",
+        str(settings.BASE_DIR / "config" / "server_logging.json"),
         "config.asgi:application",
     ]

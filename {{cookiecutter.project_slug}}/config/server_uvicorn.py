@@ -43,5 +43,9 @@ def command(host: str, port: int) -> list[str]:
         "--timeout-graceful-shutdown",
         str(settings.SERVER_SHUTDOWN_TIMEOUT),
         "--no-access-log",
+        # Its own lines as Django's (settings.LOG_FORMAT), from the first:
+        # the supervisor never loads Django (serving/logs.py).
+        "--log-config",
+        str(settings.BASE_DIR / "config" / "server_logging.json"),
         "config.asgi:application",
     ]

@@ -11,10 +11,12 @@ import os
 from pathlib import Path
 
 import environ
-{% if cookiecutter.channel_layer == "redis" %}
 
+{% if cookiecutter.channel_layer == "redis" %}
 from config.redis_hosts import channel_layer_hosts
 {% endif %}
+from serving.errors import init_sentry
+from serving.logs import configured_log_format
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -232,14 +234,18 @@ SERVER_WORKERS = env.int("SERVER_WORKERS", default=os.cpu_count() or 1)
 SERVER_WORKERS = 1
 {% endif %}
 
+# Logs go to stderr: one JSON object per line in production, a readable line
+# in development; DJANGO_LOG_FORMAT (json or plain) overrides. A websocket's
+# records name its room and user (serving/logs.py).
+LOG_FORMAT = configured_log_format(env)
+LOGGING_CONFIG = "serving.logs.configure"  # Python's warnings as log records too
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
 {% if cookiecutter.channel_layer == "redis" %}
     "filters": {"count_drops": {"()": "serving.metrics.CountChannelLayerDrops"}},
 {% endif %}
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"()": "serving.logs.console_handler", "log_format": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         # Replaces Django's default "django" logger, which would print each line
@@ -248,6 +254,9 @@ LOGGING = {
 {% if cookiecutter.asgi_server == "daphne" %}
         # "Listening on TCP address ...", and what daphne does at shutdown.
         "daphne": {"level": "INFO"},
+{% else %}
+        # The server's own loggers are set in config/server_logging.json: named
+        # here, dictConfig would reset their children (the access log, off).
 {% endif %}
         "chat": {"level": "INFO"},
         "serving": {"level": "INFO"},
@@ -259,3 +268,17 @@ LOGGING = {
 {% endif %}
     },
 }
+
+# Errors to Sentry when SENTRY_DSN is set; nothing is sent without it (serving/errors.py).
+init_sentry(
+    env.str("SENTRY_DSN", default=""),
+    environment=env.str("SENTRY_ENVIRONMENT", default=None),
+{% if cookiecutter.asgi_server == "daphne" %}
+    # "Exception inside application": daphne's copy of what SentryAsgiMiddleware reported.
+    ignore_loggers=("daphne.server",),
+{% elif cookiecutter.asgi_server == "granian" %}
+    # "Application callable raised an exception": granian's copy of what
+    # SentryAsgiMiddleware reported.
+    ignore_loggers=("_granian.utils",),
+{% endif %}
+)

@@ -274,6 +274,26 @@ def scrape(server: AsgiServer) -> dict[tuple, float]:
     }
 
 
+def json_records(text: str) -> list[dict]:
+    """Return each complete line (one that ends in a newline) of a log as a JSON object.
+
+    Production logs one JSON object per line (serving/logs.py); ``text`` may
+    be a server's log read while it is writing a line, which is left out.
+    Fails naming a line that is not a JSON object with ``time``, ``level``,
+    ``logger`` and ``message``.
+    """
+    records = []
+    for line in text[: text.rfind("\n") + 1].splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            raise AssertionError(f"not a JSON line: {line!r}") from None
+        assert isinstance(record, dict), line
+        assert {"time", "level", "logger", "message"} <= record.keys(), line
+        records.append(record)
+    return records
+
+
 def assert_no_database_errors(log: Path) -> None:
     """Fail if a server's log holds any of ``DATABASE_ERRORS``, with the lines that do."""
     lines = log.read_text(errors="replace").splitlines()

@@ -1,5 +1,6 @@
 """``manage.py serve``: run the production ASGI server, configured in config/server.py."""
 
+import logging
 import os
 import tempfile
 
@@ -7,6 +8,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from config import server
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -27,8 +30,8 @@ class Command(BaseCommand):
             # up (serving/metrics.py): a new directory, so none are left over.
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="metrics-")
         argv = server.command(bind, port)
-        self.stdout.write(" ".join(argv))
-        self.stdout.flush()
+        # A log record, not a line on stdout: in the server's log format (LOGGING).
+        logger.info("Starting %s", " ".join(argv))
         # The server replaces this process, so it gets the service manager's
         # signals (SIGTERM) itself.
         os.execv(argv[0], argv)
