@@ -25,6 +25,7 @@ from .live import (
     PING_TIMEOUT,
     PRESENCE_TIMEOUT,
     PROJECT_DIR,
+    SEND_QUEUE_BYTES,
     SHUTDOWN_TIMEOUT,
     AsgiServer,
     assert_no_database_errors,
@@ -160,8 +161,9 @@ def live_env(tmp_path_factory):
     SQLite file of the session's; every server process shares it. Only the HTTPS redirect and
     secure-only cookies are off, since the tests speak plain HTTP; pings come
     every second, so the idle test proves keepalive in seconds rather than
-    minutes; a stopping server waits seconds, not minutes, for consumers; and a
-    killed server's members leave their rooms' lists in seconds.
+    minutes; a stopping server waits seconds, not minutes, for consumers; a
+    killed server's members leave their rooms' lists in seconds; and a client
+    that stops reading is dropped after tens of kilobytes.
     """
     database = tmp_path_factory.mktemp("live") / "db.sqlite3"
     env = {
@@ -176,6 +178,7 @@ def live_env(tmp_path_factory):
         "SERVER_PING_TIMEOUT": str(PING_TIMEOUT),
         "SERVER_SHUTDOWN_TIMEOUT": str(SHUTDOWN_TIMEOUT),
         "CHAT_PRESENCE_TIMEOUT": str(PRESENCE_TIMEOUT),
+        "SERVER_SEND_QUEUE_BYTES": str(SEND_QUEUE_BYTES),
     }
     for command in (["migrate"], ["collectstatic", "--verbosity", "0"]):
         subprocess.run(
