@@ -57,11 +57,15 @@ class WriteControl:
     """
 
     def __init__(self, send):
-        self.protocol = send.args[0]
         self.resumed = asyncio.Event()
         self.resumed.set()
+        args = getattr(send, "args", ())
+        # None when not under daphne (the tests' in-process communicator).
+        self.protocol = args[0] if args and hasattr(args[0], "dropConnection") else None
+        if self.protocol is None:
+            return
         transport = self.protocol.transport
-        if transport.producer is not None:
+        if getattr(transport, "producer", None) is not None:
             transport.unregisterProducer()
         transport.registerProducer(self, True)
 
@@ -71,7 +75,8 @@ class WriteControl:
 
     def abort(self) -> None:
         """Close the TCP connection now, dropping what is buffered for it (autobahn's API)."""
-        self.protocol.dropConnection(abort=True)
+        if self.protocol is not None:
+            self.protocol.dropConnection(abort=True)
 
     def pauseProducing(self) -> None:  # noqa: N802 (Twisted's name)
         """Twisted: the transport's buffer is full."""
