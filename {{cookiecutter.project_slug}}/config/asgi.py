@@ -37,10 +37,10 @@ from accounts.middleware import WebsocketLoginRequiredMiddleware  # noqa: E402
 {% endif %}
 from chat.routing import websocket_urlpatterns  # noqa: E402
 from serving.middleware import WebsocketCloseMiddleware  # noqa: E402
-from serving.slow_clients import SlowClientMiddleware  # noqa: E402
 {% if cookiecutter.asgi_server == "daphne" %}
 from serving.shutdown import CloseOnShutdownMiddleware  # noqa: E402
 {% endif %}
+from serving.slow_clients import SlowClientMiddleware  # noqa: E402
 
 {% if cookiecutter.use_auth %}
 websocket_routes = AuthMiddlewareStack(

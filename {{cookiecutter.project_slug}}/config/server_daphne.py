@@ -89,4 +89,3 @@ class WriteControl:
     def stopProducing(self) -> None:  # noqa: N802 (Twisted's name)
         """Twisted: the connection is gone; let a waiting writer go on to fail."""
         self.resumed.set()
-

@@ -39,7 +39,6 @@ def command(host: str, port: int) -> list[str]:
     ]
 
 
-
 class WriteControl:
     """What serving.slow_clients may do to one websocket's connection under granian.
 

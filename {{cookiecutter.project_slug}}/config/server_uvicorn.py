@@ -73,4 +73,3 @@ class WriteControl:
         transport = getattr(self.protocol, "transport", None)
         if transport is not None:
             transport.abort()
-
