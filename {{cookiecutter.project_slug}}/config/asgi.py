@@ -8,6 +8,7 @@ HTTP goes to Django. A websocket passes through, outermost first:
 {% if cookiecutter.asgi_server == "daphne" %}
 - CloseOnShutdownMiddleware: a close frame for every connection when daphne stops;
 {% endif %}
+- SlowClientMiddleware: a client that stops reading is dropped, not buffered for;
 - WebsocketCloseMiddleware: refusals as HTTP 403, failures as a close frame (1011);
 - AllowedHostsOriginValidator: the handshake's Origin must be in ALLOWED_HOSTS;
 {% if cookiecutter.use_auth %}
@@ -45,6 +46,7 @@ from serving.middleware import WebsocketCloseMiddleware  # noqa: E402
 {% if cookiecutter.asgi_server == "daphne" %}
 from serving.shutdown import CloseOnShutdownMiddleware  # noqa: E402
 {% endif %}
+from serving.slow_clients import SlowClientMiddleware  # noqa: E402
 
 {% if cookiecutter.use_auth %}
 websocket_routes = AuthMiddlewareStack(
@@ -58,6 +60,7 @@ checks = ("origin",)
 websocket_app = WebsocketCloseMiddleware(
     AllowedHostsOriginValidator(Passed("origin", websocket_routes))
 )
+websocket_app = SlowClientMiddleware(websocket_app)
 {% if cookiecutter.asgi_server == "daphne" %}
 websocket_app = CloseOnShutdownMiddleware(websocket_app)
 {% endif %}

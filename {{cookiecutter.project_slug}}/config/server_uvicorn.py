@@ -49,3 +49,31 @@ def command(host: str, port: int) -> list[str]:
         str(settings.BASE_DIR / "config" / "server_logging.json"),
         "config.asgi:application",
     ]
+
+
+class WriteControl:
+    """What serving.slow_clients may do to one websocket's connection under uvicorn.
+
+    Takes the ASGI ``send`` of a connection, which for ``websockets-sansio`` is
+    the bound method ``WebSocketsSansIOProtocol.send`` (uvicorn 0.55,
+    uvicorn/protocols/websockets/websockets_sansio_impl.py). That ``send``
+    already waits while the asyncio transport holds more than its high-water
+    mark (64 KiB: ``pause_writing``/``resume_writing``), so ``writable`` has
+    nothing to wait for.
+    """
+
+    def __init__(self, send):
+        self.protocol = getattr(send, "__self__", None)
+
+    async def writable(self) -> None:
+        """Return at once: uvicorn's ``send`` waits for the buffer to drain itself."""
+
+    def abort(self) -> None:
+        """Close the TCP connection now, dropping what is buffered for it.
+
+        uvicorn's own close (``transport.close()``) waits until the buffer is
+        written, which never happens while the client does not read.
+        """
+        transport = getattr(self.protocol, "transport", None)
+        if transport is not None:
+            transport.abort()

@@ -225,6 +225,10 @@ SERVER_PING_TIMEOUT = env.int("SERVER_PING_TIMEOUT", default=30)
 SERVER_SHUTDOWN_TIMEOUT = env.int("SERVER_SHUTDOWN_TIMEOUT", default=10)
 # The largest websocket message a client may send (1 MiB; CVE-2026-44545).
 SERVER_MAX_MESSAGE_BYTES = 1024 * 1024
+# The most bytes of messages that may wait for one websocket client beyond
+# what the server and the kernel buffer for it; a client further behind (one
+# that stopped reading in a busy room) is dropped (serving/slow_clients.py).
+SERVER_SEND_QUEUE_BYTES = env.int("SERVER_SEND_QUEUE_BYTES", default=1024 * 1024)
 {% if cookiecutter.channel_layer == "redis" %}
 # Worker processes; they meet in Redis, so any number serves the same rooms.
 SERVER_WORKERS = env.int("SERVER_WORKERS", default=os.cpu_count() or 1)

@@ -26,6 +26,7 @@ from .live import (
     PING_TIMEOUT,
     PRESENCE_TIMEOUT,
     PROJECT_DIR,
+    SEND_QUEUE_BYTES,
     SHUTDOWN_TIMEOUT,
     AsgiServer,
     assert_no_database_errors,
@@ -171,7 +172,8 @@ def live_env(tmp_path_factory):
     every second, so the idle test proves keepalive in seconds rather than
     minutes; a stopping server waits seconds, not minutes, for consumers; a
     killed server's members leave their rooms' lists in seconds; /metrics is
-    served; and one client may send as fast as it likes.
+    served; one client may send as fast as it likes; and a client that stops
+    reading is dropped after tens of kilobytes.
     """
     database = tmp_path_factory.mktemp("live") / "db.sqlite3"
     env = {
@@ -191,6 +193,7 @@ def live_env(tmp_path_factory):
         "CHAT_RATE": "10000",
         "CHAT_BURST": "10000",
         "METRICS_TOKEN": METRICS_TOKEN,
+        "SERVER_SEND_QUEUE_BYTES": str(SEND_QUEUE_BYTES),
     }
     for command in (["migrate"], ["collectstatic", "--verbosity", "0"]):
         subprocess.run(

@@ -6,6 +6,7 @@ in its own process, and clients talk to it over real sockets with the
 """
 
 import asyncio
+import base64
 import json
 import os
 import re
@@ -40,6 +41,10 @@ PING_TIMEOUT = 10
 PRESENCE_TIMEOUT = 3
 # The bearer token live servers answer /metrics with.
 METRICS_TOKEN = "live-tests-metrics-token"
+# Live servers drop a websocket client once this many bytes wait for it beyond
+# what the server and the kernel buffer (SERVER_SEND_QUEUE_BYTES), so the slow
+# reader test needs a burst of hundreds of kilobytes, not megabytes.
+SEND_QUEUE_BYTES = 64 * 1024
 # What a server must never log: the ORM called from async code, SQLite's
 # writers failing each other, or a lost connection to the database.
 DATABASE_ERRORS = re.compile(
@@ -309,3 +314,72 @@ async def until_presence(websocket, users: list[str], timeout: float = TIMEOUT) 
             "users": users,
         }:
             pass
+
+
+def open_stalled_socket(server: AsgiServer, path: str, cookie: str | None = None) -> socket.socket:
+    """Open a websocket on ``path`` over a plain socket that nobody reads; return it once accepted.
+
+    Sends the Origin a browser on the server's pages would and, when given,
+    ``cookie``; reads the handshake's response and nothing after it. The
+    socket's receive buffer is the smallest the kernel allows and it
+    announces a 536-byte MSS: Linux sizes the server's send buffer for the
+    connection from the MSS (``tcp_sndbuf_expand``), so the server's kernel
+    holds about 200 KiB for it rather than the 4 MiB it grows to on loopback.
+    Raises AssertionError if the server does not switch protocols.
+    """
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
+    sock.settimeout(TIMEOUT)
+    sock.connect(("127.0.0.1", server.port))
+    headers = [
+        f"GET {path} HTTP/1.1",
+        f"Host: 127.0.0.1:{server.port}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}",
+        "Sec-WebSocket-Version: 13",
+        f"Origin: {server.origin}",
+        *([f"Cookie: {cookie}"] if cookie else []),
+    ]
+    sock.sendall(("\r\n".join(headers) + "\r\n\r\n").encode())
+    response = b""
+    while not response.endswith(b"\r\n\r\n"):
+        byte = sock.recv(1)
+        assert byte, f"connection closed during the handshake: {response!r}"
+        response += byte
+    assert response.startswith(b"HTTP/1.1 101 "), response
+    return sock
+
+
+def read_until_closed(sock: socket.socket, timeout: float = TIMEOUT) -> int:
+    """Read ``sock`` until the server closes or resets it; return how many bytes came.
+
+    Raises TimeoutError if it is still open ``timeout`` seconds after its last byte.
+    """
+    sock.settimeout(timeout)
+    received = 0
+    try:
+        while chunk := sock.recv(65536):
+            received += len(chunk)
+    except ConnectionResetError:
+        pass
+    return received
+
+
+def rss_kib(pid: int) -> int:
+    """Return the resident memory (VmRSS, KiB) of process ``pid`` and of every process under it.
+
+    Reads /proc (Linux). A process that exits meanwhile counts as 0.
+    """
+    total, pids = 0, [pid]
+    while pids:
+        pid = pids.pop()
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                pids += map(int, Path(f"/proc/{pid}/task/{task}/children").read_text().split())
+            status = Path(f"/proc/{pid}/status").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE).group(1))
+    return total
