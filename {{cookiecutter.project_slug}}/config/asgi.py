@@ -2,13 +2,14 @@
 
 HTTP goes to Django. A websocket passes through, outermost first:
 
+- SlowClientMiddleware: a client that stops reading is dropped, not buffered for
+  (outermost: it needs the server's own ``send``, serving/slow_clients.py);
 - SentryAsgiMiddleware: what escapes the stack goes to Sentry (serving/errors.py);
 - WebsocketMetricsMiddleware: handshakes, frames and open connections counted
   for /metrics (serving/metrics.py; ``Passed`` marks each check passed);
 {% if cookiecutter.asgi_server == "daphne" %}
 - CloseOnShutdownMiddleware: a close frame for every connection when daphne stops;
 {% endif %}
-- SlowClientMiddleware: a client that stops reading is dropped, not buffered for;
 - WebsocketCloseMiddleware: refusals as HTTP 403, failures as a close frame (1011);
 - AllowedHostsOriginValidator: the handshake's Origin must be in ALLOWED_HOSTS;
 {% if cookiecutter.use_auth %}
@@ -60,11 +61,11 @@ checks = ("origin",)
 websocket_app = WebsocketCloseMiddleware(
     AllowedHostsOriginValidator(Passed("origin", websocket_routes))
 )
-websocket_app = SlowClientMiddleware(websocket_app)
 {% if cookiecutter.asgi_server == "daphne" %}
 websocket_app = CloseOnShutdownMiddleware(websocket_app)
 {% endif %}
 websocket_app = WebsocketMetricsMiddleware(websocket_app, checks)
 websocket_app = SentryAsgiMiddleware(websocket_app)
+websocket_app = SlowClientMiddleware(websocket_app)
 
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_app})

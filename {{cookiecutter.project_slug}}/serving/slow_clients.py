@@ -2,6 +2,7 @@
 
 import asyncio
 import collections
+import contextlib
 import logging
 
 from django.conf import settings
@@ -63,7 +64,10 @@ class SlowClientMiddleware:
     Other messages pass through unchanged before ``websocket.accept``; after
     it, a close is queued behind the messages before it. Once the application
     has returned, what it queued gets ``SERVER_SHUTDOWN_TIMEOUT`` seconds to
-    go out. Takes the ASGI application to wrap and the queue's bound in bytes
+    go out. It goes outermost in the websocket stack (config/asgi.py):
+    ``WriteControl`` reaches the server's connection through the server's own
+    ``send``, which any middleware outside would replace. Takes the ASGI
+    application to wrap and the queue's bound in bytes
     (default: the setting); is itself an ASGI application.
     """
 
@@ -139,10 +143,15 @@ class _Connection:
                 if message is None:
                     return
                 await self.control.writable()
+                if message["type"] == "websocket.close":
+                    # A close the server refuses (daphne's autobahn takes no
+                    # 1011 from an application) is left to the server, which
+                    # closes with 1011 itself once the application raises.
+                    with contextlib.suppress(Exception):
+                        await self.server_send(message)
+                    return
                 await self.server_send(message)
                 self.queued_bytes -= size
-                if message["type"] == "websocket.close":
-                    return
         except (OSError, RuntimeError):
             # The client left (uvicorn raises ClientDisconnected, an OSError;
             # granian a RuntimeError): the server tells the application itself.
