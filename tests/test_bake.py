@@ -229,8 +229,8 @@ def test_readme_local_steps_work_in_a_fresh_clone(baked_project):
     ``check`` stands in for ``runserver``, which would not return.
     """
     readme = (baked_project.path / "README.md").read_text()
-    # The bake's venv, on PATH, stands for the one uv sync makes.
-    steps = [line.removeprefix("uv run ") for line in readme_block(readme, "## Run it locally")]
+    # The bake's venv, on PATH, stands for the one uv sync makes and uv run runs in.
+    steps = [line.replace("uv run ", "") for line in readme_block(readme, "## Run it locally")]
     assert steps[-1] == "python manage.py runserver"
     install = ("uv sync", "python -m venv", ". .venv/bin/activate", "pip install")
     script = [line for line in steps[:-1] if not line.startswith(install)]
