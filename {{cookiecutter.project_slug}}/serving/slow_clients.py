@@ -28,9 +28,9 @@ class SlowClientMiddleware:
     without limit. Once more than ``max_queue_bytes`` (``SERVER_SEND_QUEUE_BYTES``;
     text counts its UTF-8 bytes) would wait in the queue, the client is
     dropped: the queue is emptied, the server is told to end the connection
-    (``config.server.WriteControl.abort``: daphne and uvicorn abort the TCP
-    connection, the client sees 1006; granian can only queue a close frame,
-    1008 "policy violation"), and the application receives
+    (``config.server.WriteControl.abort``: the TCP connection aborted where
+    the server allows it, the client seeing 1006; else a close frame, 1008
+    "policy violation"), and the application receives
     ``websocket.disconnect`` with code 1006, so the consumer leaves its room
     and ends. A close frame cannot help where the connection can be aborted:
     it would wait behind the very bytes the client does not read. A browser
@@ -39,27 +39,9 @@ class SlowClientMiddleware:
 
     So a client falls behind by at most what the kernel buffers for its
     socket (up to ``net.ipv4.tcp_wmem``'s largest, 4 MiB by default), plus
-    the server's own buffer (64 KiB under daphne and uvicorn, one frame under
-    granian), plus ``max_queue_bytes``.
-
-    How each server writes, found in their code (daphne 4.2, uvicorn 0.55,
-    granian 2.8) and measured (this project's tests/test_live_slow_readers.py):
-
-    - uvicorn's ``websockets-sansio`` ``send`` waits while the asyncio
-      transport holds more than its high-water mark, 64 KiB
-      (``WebSocketsSansIOProtocol.send`` awaits ``writable``, which
-      ``pause_writing`` clears); without this middleware a consumer waits
-      for good, and the channel layer's ``capacity`` then drops its messages.
-      Its ping timeout only closes the transport gracefully, which waits for
-      the buffer to drain: forever, for a client that does not read.
-    - granian's ``send`` waits until the frame is flushed to the socket
-      (``ASGIWebsocketProtocol.send_message``, src/asgi/io.rs, awaits
-      ``SinkExt::send``); the same follows, and granian sends no pings.
-    - daphne's ``send`` never waits: autobahn's ``sendMessage`` appends to
-      the Twisted transport's buffer, which grows without limit until the
-      ping timeout aborts the connection (tens of seconds later, megabytes
-      later in a busy room). The writer waits on the transport's own flow
-      control instead (a Twisted push producer, config/server.py).
+    the server's own buffer, plus ``max_queue_bytes``. How this project's
+    server writes, and so what ``WriteControl`` does about it, is in
+    config/server.py; measured by tests/test_live_slow_readers.py.
 
     Other messages pass through unchanged before ``websocket.accept``; after
     it, a close is queued behind the messages before it. Once the application
@@ -144,9 +126,9 @@ class _Connection:
                     return
                 await self.control.writable()
                 if message["type"] == "websocket.close":
-                    # A close the server refuses (daphne's autobahn takes no
-                    # 1011 from an application) is left to the server, which
-                    # closes with 1011 itself once the application raises.
+                    # A close the server refuses (one server's websocket
+                    # library takes no 1011 from an application) is left to
+                    # the server, which closes itself once the application raises.
                     with contextlib.suppress(Exception):
                         await self.server_send(message)
                     return

@@ -34,7 +34,7 @@ DROPPED_AFTER_BYTES = 384 * 1024
 # costs SEND_QUEUE_BYTES and the server's 64 KiB buffer at most, 2.5 MiB for
 # STALLED of them; serving the burst itself grew granian's workers by up to
 # 5 MiB. With nobody dropped, the 20 members' messages pile up in the server
-# (daphne's buffers, or the queue) or in the in-memory channel layer: 20 MiB.
+# (its own buffers, or the queue) or in the in-memory channel layer: 20 MiB.
 RSS_GROWTH_KIB = 12 * 1024
 
 
@@ -47,8 +47,10 @@ async def test_members_that_stop_reading_are_dropped_and_the_others_receive_ever
     than DROPPED_AFTER_BYTES, the server's memory grows by less than
     RSS_GROWTH_KIB, and the three readers receive every message in order.
     Without serving.slow_clients the stalled members were sent the whole burst
-    (1.1 MiB each, once they read) under every server, daphne grew by 16 MiB,
-    and under uvicorn with sync consumers the readers stalled (no burst in 120 s).
+    (1.1 MiB each, once they read) under every server, the server that buffers
+    without limit grew by 16 MiB, and one whose send waits on a full socket
+    stalled the readers with sync consumers (no burst in 120 s); the
+    README's "Abuse limits" says what this project's server does.
     """
     path = f"/ws/chat/{room_name}/"
     members = [await open_socket(asgi_server, path, live_alice) for _ in range(3)]
