@@ -7,6 +7,8 @@ production; these helpers speak the chat protocol over its connections.
 
 import json
 
+from prometheus_client import REGISTRY
+
 ORIGIN = "http://testserver"  # the Origin of a page served by Django's test server
 TIMEOUT = 5  # seconds to wait for a frame; generous for a loaded machine
 # Seconds a consumer gets to finish after its client left, at a test's end,
@@ -46,3 +48,8 @@ async def join(open_communicator, room_name: str, cookie: str | None, query: str
     assert history["type"] == "history", history
     assert (await receive(communicator, skip=()))["type"] == "presence"
     return communicator, history
+
+
+def figure(name: str, **labels: str) -> float:
+    """Return a metric sample's value in this process's registry (0 before it was first counted)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0

@@ -12,14 +12,13 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 from playwright.sync_api import expect
-from prometheus_client import REGISTRY
 from websockets.exceptions import InvalidStatus
 
 from chat.models import Message
 
 from . import live
 from .browser import RECONNECT_MS, enter_room, look_at, say
-from .inprocess import join, receive, send
+from .inprocess import figure, join, receive, send
 from .users import PASSWORD, sign_in
 
 
@@ -61,11 +60,10 @@ def test_logout_is_a_post(page_client):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("path", ["/ws/echo/", "/ws/chat/lobby/"])
 async def test_anonymous_handshake_is_rejected_and_counted(open_communicator, path):
-    refusals = ("chat_websocket_handshakes_refused_total", {"reason": "login"})
-    before = REGISTRY.get_sample_value(*refusals) or 0
+    before = figure("chat_websocket_handshakes_refused_total", reason="login")
     _, accepted = await open_communicator(path)
     assert not accepted
-    assert REGISTRY.get_sample_value(*refusals) == before + 1
+    assert figure("chat_websocket_handshakes_refused_total", reason="login") == before + 1
 
 
 @pytest.mark.django_db(transaction=True)

@@ -6,19 +6,13 @@ import json
 import pytest
 from django.db import OperationalError
 from django.test import AsyncClient
-from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from serving import views
 
-from .inprocess import join, receive, send
+from .inprocess import figure, join, receive, send
 
 TOKEN = "a-metrics-token-for-tests"
-
-
-def figure(name: str, **labels: str) -> float:
-    """Return a sample's value in this process's registry (0 before it was first counted)."""
-    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 @pytest.mark.django_db(transaction=True)
