@@ -23,6 +23,7 @@ from tests.support.matrix import (
     LIVE_COMBINATIONS,
     POSTGRES_COMBINATIONS,
     PYTHONS_COMBINATION,
+    SERVER_COMBINATIONS,
     SOURCE_DIR,
     TEMPLATE_DIR,
     combination_id,
@@ -267,6 +268,7 @@ def test_deploy_check_passes_with_production_settings(baked_project, tmp_path):
         (LIVE_COMBINATIONS, "live"),
         (BROWSER_COMBINATIONS, "browser"),
         (POSTGRES_COMBINATIONS, "postgresql"),
+        (SERVER_COMBINATIONS, "server"),
     ],
 )
 def test_covering_subsets_run_what_the_readme_says(subset, name):
@@ -283,9 +285,30 @@ def test_unit_tests_pass(baked_project):
     baked_project.run_layer()
 
 
+# The live tests that SERVER_COMBINATIONS alone run.
+SERVER_ONLY = [
+    "tests/test_live_slow_readers.py",
+    "tests/test_errors.py::test_a_live_servers_failures_arrive_as_one_event_each",
+]
+
+
+def run_live_layer(baked_project, env: dict | None = None):
+    """Run the live layer of ``baked_project``: SERVER_ONLY in SERVER_COMBINATIONS alone.
+
+    Returns the CompletedProcess; where they run, each of SERVER_ONLY must have passed.
+    """
+    if baked_project.combination not in SERVER_COMBINATIONS:
+        deselect = [f"--deselect={test}" for test in SERVER_ONLY]
+        return baked_project.run_layer("-m", "live", *deselect, env=env)
+    result = baked_project.run_layer("-m", "live", env=env)
+    for test in SERVER_ONLY:
+        assert f"PASSED {test}" in result.stdout, test
+    return result
+
+
 @pytest.mark.combinations([c for c in LIVE_COMBINATIONS if c not in POSTGRES_COMBINATIONS])
 def test_live_tests_pass(baked_project):
-    baked_project.run_layer("-m", "live")
+    run_live_layer(baked_project)
 
 
 # The tests that apply on PostgreSQL only, which SQLite runs deselect.
@@ -297,7 +320,7 @@ def test_unit_and_live_layers_pass_on_postgresql(baked_project, postgres):
     """The unit and live layers, as the baked CI runs them: DATABASE_URL is PostgreSQL."""
     env = {"DATABASE_URL": postgres.create_database(combination_id(baked_project.combination))}
     baked_project.run_layer(env=env)
-    live = baked_project.run_layer("-m", "live", env=env)
+    live = run_live_layer(baked_project, env=env)
     assert f"PASSED tests/test_live_postgresql.py::{POSTGRESQL_ONLY}" in live.stdout
 
 

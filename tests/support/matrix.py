@@ -103,6 +103,13 @@ POSTGRES_COMBINATIONS = [
         strict=False,
     )
 ]
+# The live tests whose outcome depends on the server alone (how it writes to a
+# client that stops reading, how it reports its failures to Sentry): one live
+# bake per server runs them, with Redis and sync consumers (the production
+# process model, and the style whose consumers share one thread).
+SERVER_COMBINATIONS = [
+    c for c in LIVE_COMBINATIONS if (c["channel_layer"], c["consumer_style"]) == ("redis", "sync")
+]
 # What each covering subset runs, by the keys it covers (a test checks it).
 COVERED = {
     "live": [
@@ -112,6 +119,7 @@ COVERED = {
     ],
     "browser": [("asgi_server", "use_auth")],
     "postgresql": [("asgi_server",), ("consumer_style",), ("channel_layer",)],
+    "server": [("asgi_server",), ("use_auth",)],
 }
 # The deployment behind nginx: one redis bake per server, without auth (the
 # consumer style does not change what the proxy does).
