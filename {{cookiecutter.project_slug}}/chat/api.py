@@ -6,9 +6,10 @@
   ``chat.message`` object, delivered to the room's members.
 
 A bad request gets 400 with the wire protocol's error object; a post over
-the rate limit (chat/limits.py) gets 429 with ``rate_limited`` and Retry-After. Two endpoints
-are plain Django views returning JSON; a REST framework would add a
-dependency, its own settings and its own error format for no gain here.
+the rate limit (chat/limits.py) gets 429 with ``rate_limited`` and
+Retry-After. Two endpoints are plain Django views returning JSON; a REST
+framework would add a dependency, its own settings and its own error format
+for no gain here.
 """
 
 from django.http import JsonResponse
