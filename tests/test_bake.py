@@ -245,6 +245,9 @@ def test_readme_local_steps_work_in_a_fresh_clone(baked_project):
     )
     assert len(settings["DJANGO_SECRET_KEY"]) >= 50
     assert len(settings["POSTGRES_PASSWORD"]) >= 32
+    # What the steps wrote (.env, the database and its write-ahead log) is ignored.
+    status = baked_project.run("git", "status", "--porcelain", "--ignored=no", cwd=clone)
+    assert status.stdout == "", show(status)
 
 
 # `manage.py check` runs in test_readme_local_steps_work_in_a_fresh_clone.
