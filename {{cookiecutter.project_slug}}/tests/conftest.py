@@ -49,6 +49,26 @@ def pytest_collection_modifyitems(config, items):
         items[:] = [item for item in items if item not in deselected]
 
 
+# Lines of a server's log shown with a failed test that used it.
+LOG_TAIL_LINES = 80
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Show the end of the log of each session server a failed test used (asgi_server...).
+
+    A live test fails on what a client saw; why is often in the server's log,
+    which otherwise ends with the session in a temporary directory.
+    """
+    report = yield
+    if report.failed:
+        for name, value in getattr(item, "funcargs", {}).items():
+            if isinstance(value, AsgiServer) and value.log.exists():
+                lines = value.log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+                report.sections.append((f"end of {name}'s log", "\n".join(lines)))
+    return report
+
+
 @pytest.fixture(autouse=True)
 def plain_static_storage(settings):
     """Render pages without a collectstatic manifest (the manifest storage needs one)."""
