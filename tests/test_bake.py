@@ -23,6 +23,7 @@ from tests.support.matrix import (
     LIVE_COMBINATIONS,
     POSTGRES_COMBINATIONS,
     PYTHONS_COMBINATION,
+    README_COMBINATIONS,
     SERVER_COMBINATIONS,
     SOURCE_DIR,
     TEMPLATE_DIR,
@@ -223,6 +224,7 @@ def readme_block(readme: str, heading: str) -> list[str]:
     return section.split("```sh\n", 1)[1].split("\n```", 1)[0].splitlines()
 
 
+@pytest.mark.combinations(README_COMBINATIONS)
 def test_readme_local_steps_work_in_a_fresh_clone(baked_project):
     """The README's "Run it locally" commands, in a clone with no .env, as a new user runs them.
 
@@ -250,7 +252,7 @@ def test_readme_local_steps_work_in_a_fresh_clone(baked_project):
     assert status.stdout == "", show(status)
 
 
-# `manage.py check` runs in test_readme_local_steps_work_in_a_fresh_clone.
+# `manage.py check` runs in test_deploy_check_passes_with_production_settings.
 def test_migrations_match_the_models(baked_project):
     result = baked_project.run("python", "manage.py", "makemigrations", "--check", "--dry-run")
     assert result.returncode == 0, show(result)
@@ -272,6 +274,7 @@ def test_deploy_check_passes_with_production_settings(baked_project, tmp_path):
         (BROWSER_COMBINATIONS, "browser"),
         (POSTGRES_COMBINATIONS, "postgresql"),
         (SERVER_COMBINATIONS, "server"),
+        (README_COMBINATIONS, "readme"),
     ],
 )
 def test_covering_subsets_run_what_the_readme_says(subset, name):

@@ -110,6 +110,10 @@ POSTGRES_COMBINATIONS = [
 SERVER_COMBINATIONS = [
     c for c in LIVE_COMBINATIONS if (c["channel_layer"], c["consumer_style"]) == ("redis", "sync")
 ]
+# The README's local steps write .env, migrate and run Django's checks: what
+# they meet is the settings and the migrations, which the channel layer and
+# auth decide. One bake per (layer, auth); the unit layer migrates every bake.
+README_COMBINATIONS = covering(COMBINATIONS, ("channel_layer", "use_auth"))
 # What each covering subset runs, by the keys it covers (a test checks it).
 COVERED = {
     "live": [
@@ -120,6 +124,7 @@ COVERED = {
     "browser": [("asgi_server", "use_auth")],
     "postgresql": [("asgi_server",), ("consumer_style",), ("channel_layer",)],
     "server": [("asgi_server",), ("use_auth",)],
+    "readme": [("channel_layer", "use_auth"), ("asgi_server",), ("consumer_style",)],
 }
 # The deployment behind nginx: one redis bake per server, without auth (the
 # consumer style does not change what the proxy does).
