@@ -38,7 +38,7 @@ system-deps:
 
 # Bake all 36 combinations and run each baked project's checks and test layers.
 test: $(BIN)/pytest $(NODE_TOOLS) system-deps
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --durations=25
 
 # Measure every server setup against a bare websockets server; writes BENCHMARKS.md
 # and BENCHMARKS.png (about 20 minutes on 2 cores).
