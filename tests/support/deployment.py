@@ -32,6 +32,12 @@ from .servers import (
 
 HOST = "localhost"
 TIMEOUT = 10  # seconds for a handshake or a frame
+# Seconds a RoomMember's handshake may take, as long as the room page gives one
+# (chat.js sets no limit): during a rolling restart a handshake that reaches a
+# stopping uvicorn waits in its listen backlog until the process exits (up to
+# SERVER_SHUTDOWN_TIMEOUT, 10 s, and more on a busy machine), then nginx passes
+# it to the other process. A 10 s limit failed it once in CI, 10.5 s into a stop.
+HANDSHAKE_TIMEOUT = 30
 
 
 @contextmanager
@@ -421,7 +427,7 @@ class RoomMember(threading.Thread):
             f"wss://{HOST}:{self.deployment.https_port}/ws/chat/{self.room}/?{urlencode(query)}",
             origin=self.deployment.origin,
             ssl=self.deployment.tls,
-            open_timeout=TIMEOUT,
+            open_timeout=HANDSHAKE_TIMEOUT,
             ping_interval=None,
         )
 
