@@ -62,9 +62,14 @@ def pytest_runtest_makereport(item, call):
     """
     report = yield
     if report.failed:
+        # One server may stand under two names (second_server and _second_server).
+        servers = {}
         for name, value in getattr(item, "funcargs", {}).items():
-            if isinstance(value, AsgiServer) and value.log.exists():
-                lines = value.log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+            if isinstance(value, AsgiServer):
+                servers.setdefault(id(value), (name, value))
+        for name, server in servers.values():
+            if server.log.exists():
+                lines = server.log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
                 report.sections.append((f"end of {name}'s log", "\n".join(lines)))
     return report
 
